@@ -1,0 +1,1 @@
+"""Device profiles shipped with gridedge: YAML data only (speakers/, posts/, serial/)."""

@@ -1,0 +1,96 @@
+"""Wiring of the daemon: builds the components in order, starts them, and stops them in reverse."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from edge.config import GridedgeConfig
+from edge.events import Event, EventBus
+from edge.mqtt import MqttClient, Topics
+from edge.profiles import ProfileRegistry
+from edge.store import Store
+
+__all__ = ["COMPONENTS", "App", "Component", "configure_logging"]
+
+logger = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class Component(Protocol):
+    """A part of the daemon with a lifecycle. ``__init__`` only stores; I/O starts in start()."""
+
+    async def start(self) -> None:
+        """Begin work (subscribe, open files, start tasks)."""
+
+    async def stop(self) -> None:
+        """End work and release resources; must finish quickly."""
+
+
+# Each capability (posts, alerts, schedule, speakers, http) adds its factory here, in start order.
+COMPONENTS: list[Callable[[App], Component]] = []
+
+
+def configure_logging(config: GridedgeConfig | None = None, *, verbose: bool = False) -> None:
+    """One log format with the logger name; levels from config.yaml's ``logging:`` section."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format=LOG_FORMAT)
+    level = "debug" if verbose else (config.logging.level.value if config else "info")
+    root.setLevel(level.upper())
+    if config is not None:
+        for name, module_level in config.logging.levels.items():
+            logging.getLogger(name).setLevel(module_level.value.upper())
+    # paho and amqtt are chatty at INFO; their problems surface through our own messages.
+    logging.getLogger("amqtt").setLevel(logging.WARNING)
+
+
+class App:
+    """The edge daemon: store, MQTT, event bus, and every registered component."""
+
+    def __init__(self, config: GridedgeConfig, profiles: ProfileRegistry) -> None:
+        self.config = config
+        self.profiles = profiles
+        self.topics = Topics(config.mqtt.topic_root, config.site.id)
+        self.store = Store(config.data_dir)
+        self.mqtt = MqttClient(config.mqtt, self.topics)
+        self.events = EventBus(self.store, self.mqtt)
+        self.components: list[Component] = []
+        self._started: list[Component] = []
+
+    async def start(self) -> None:
+        """Open the store, build and start every component, then connect to the broker."""
+        await self.store.start()
+        self._started.append(self.store)
+        self.components = [factory(self) for factory in COMPONENTS]
+        for component in self.components:
+            await component.start()
+            self._started.append(component)
+        # Connect last, so that every component has subscribed when the first message arrives.
+        await self.mqtt.start()
+        self._started.append(self.mqtt)
+        self.events.emit(Event("daemon.started", self.config.site.id, detail={
+            "speakers": len(self.config.speakers.devices), "posts": len(self.config.posts.devices),
+            "profiles": len(self.profiles)}))
+
+    async def stop(self) -> None:
+        """Stop in reverse order of start; a component failing to stop does not stop the rest."""
+        if self.mqtt in self._started:
+            self.events.emit(Event("daemon.stopping", self.config.site.id))
+        for component in reversed(self._started):
+            try:
+                await component.stop()
+            except Exception:
+                logger.exception("stopping %s failed", type(component).__name__)
+        self._started.clear()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start, wait until ``stop`` is set, then stop."""
+        try:
+            await self.start()
+            await stop.wait()
+        finally:
+            await self.stop()

@@ -1,0 +1,49 @@
+"""The whole ``config.yaml``: one typed model with a field per section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr
+
+from edge.config.base import StrictModel
+from edge.config.devices import AreaConfig, PostsConfig, SpeakersConfig
+from edge.config.http import HttpConfig
+from edge.config.mqtt import MqttConfig
+from edge.config.sections import AlertsConfig, SchedulesConfig
+from edge.config.site import SiteConfig
+from edge.config.storage import LoggingConfig, StorageConfig
+
+__all__ = ["GridedgeConfig"]
+
+
+class GridedgeConfig(StrictModel):
+    """Everything the daemon reads from config.yaml."""
+
+    site: SiteConfig = Field(description="the compound this daemon serves")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT broker")
+    http: HttpConfig = Field(default_factory=HttpConfig, description="HTTP server")
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="data directory")
+    logging: LoggingConfig = Field(default_factory=LoggingConfig, description="log levels")
+    speakers: SpeakersConfig = Field(default_factory=SpeakersConfig, description="cloud speakers")
+    posts: PostsConfig = Field(default_factory=PostsConfig, description="charging posts")
+    areas: dict[str, AreaConfig] = Field(default_factory=dict, description="grid areas (网格)")
+    schedules: SchedulesConfig = Field(default_factory=SchedulesConfig,
+                                       description="announcement schedule files")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="alerting")
+
+    _base_dir: Path = PrivateAttr(default=Path())
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder config.yaml is in; relative paths in it are taken from here."""
+        return self._base_dir
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the config, made absolute against the config's folder."""
+        return path if path.is_absolute() else self._base_dir / path
+
+    @property
+    def data_dir(self) -> Path:
+        """The data directory, absolute."""
+        return self.resolve(self.storage.data_dir)

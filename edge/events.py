@@ -1,0 +1,80 @@
+"""The in-process event bus: what happened (trips, plays, reloads), to whoever listens.
+
+Every event goes to the audit table, to the MQTT ``events`` topic and to in-process listeners
+(the alert manager subscribes here). A failing listener never stops the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from edge.mqtt import MqttClient
+    from edge.store import Store
+
+__all__ = ["Event", "EventBus", "Severity"]
+
+logger = logging.getLogger(__name__)
+
+
+class Severity(StrEnum):
+    """How urgent an event is, spelled as in YAML."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened, with its evidence."""
+
+    kind: str                       # e.g. "daemon.started", "post.trip", "post.offline"
+    subject: str = ""               # e.g. "P03/4", "east_gate"
+    severity: Severity = Severity.INFO
+    detail: dict[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+
+
+Listener = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan-out of events to the audit log, MQTT and in-process listeners."""
+
+    def __init__(self, store: Store | None, mqtt: MqttClient | None) -> None:
+        self._store = store
+        self._mqtt = mqtt
+        self._listeners: list[tuple[str, Listener]] = []
+
+    def listen(self, listener: Listener, prefix: str = "") -> None:
+        """Call ``listener`` for every event whose kind starts with ``prefix``."""
+        self._listeners.append((prefix, listener))
+
+    def emit(self, event: Event) -> None:
+        """Record and deliver one event."""
+        level = {Severity.CRITICAL: logging.ERROR, Severity.WARNING: logging.WARNING}.get(
+            event.severity, logging.INFO)
+        logger.log(level, "event %s %s %s", event.kind, event.subject,
+                   json.dumps(event.detail, ensure_ascii=False, default=str))
+        if self._store is not None:
+            try:
+                self._store.record_event(event.kind, event.subject, event.severity.value,
+                                         event.detail, event.ts)
+            except Exception:
+                logger.exception("could not record event %s in the database", event.kind)
+        if self._mqtt is not None:
+            self._mqtt.publish(self._mqtt.topics.events(),
+                               json.dumps(asdict(event), ensure_ascii=False, default=str), qos=1)
+        for prefix, listener in self._listeners:
+            if event.kind.startswith(prefix):
+                try:
+                    listener(event)
+                except Exception:
+                    logger.exception("event listener failed on %s", event.kind)
