@@ -129,9 +129,13 @@ def _resolve_extends(pid: str, raw: dict[str, Located], problems: list[Problem],
         return None
     if parent_id not in raw:
         hint = closest(str(parent_id), raw)
-        problems.append(Problem(mark.file, mark.line, mark.path, "there is no profile '{name}' to "
-                                "extend" + ("; did you mean '{hint}'?" if hint else ""),
-                                {"name": parent_id, "hint": hint}))
+        if hint:
+            problems.append(Problem(mark.file, mark.line, mark.path, "there is no profile "
+                                    "'{name}' to extend; did you mean '{hint}'?",
+                                    {"name": parent_id, "hint": hint}))
+        else:
+            problems.append(Problem(mark.file, mark.line, mark.path, "there is no profile "
+                                    "'{name}' to extend", {"name": parent_id}))
         return None
     parent = _resolve_extends(parent_id, raw, problems, (*seen, pid))
     if parent is None:

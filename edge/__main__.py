@@ -1,0 +1,5 @@
+"""``python -m edge`` is the ``gridedge`` command."""
+
+from edge.cli import main
+
+main()

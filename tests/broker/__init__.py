@@ -1,0 +1,1 @@
+"""Test brokers: a real mosquitto on a free loopback port, or the embedded amqtt without one."""

@@ -1,0 +1,93 @@
+"""Shared fixtures: real brokers, unique sites per test, config files, a clean environment."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edge.i18n import set_language
+from tests.broker.harness import Broker
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A broker shared by the whole session (never restarted: use ``own_broker`` for that)."""
+    b = Broker(tmp_path_factory.mktemp("broker"))
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker of this test alone, which it may stop and restart."""
+    b = Broker(tmp_path / "own-broker")
+    b.workdir.mkdir()
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def site_id(request: pytest.FixtureRequest) -> str:
+    """A site id unique to this test, so its topics never meet another test's."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:40].strip("-")
+    return f"t-{name}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture(autouse=True)
+def _english_then_reset() -> Iterator[None]:
+    """Each test starts in Chinese (the default) and leaves the language as it found it."""
+    set_language("zh")
+    yield
+    set_language("zh")
+
+
+@pytest.fixture
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GRIDEDGE_* variables leak in from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("GRIDEDGE_"):
+            monkeypatch.delenv(name)
+
+
+def site_config(site_id: str, broker: Broker, data_dir: Path, **sections: object) -> dict:
+    """The real site's config.yaml as data, pointed at a test broker and data directory."""
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["site"]["id"] = site_id
+    data["mqtt"] = {"host": broker.host, "port": broker.port, "keepalive_s": 5,
+                    "protocol": "5" if broker.kind == "mosquitto" else "3.1.1"}
+    data["storage"]["data_dir"] = str(data_dir)
+    data["http"]["bind"] = "127.0.0.1"
+    data["http"]["port"] = 0
+    data.update(sections)
+    return data
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, site_id: str):  # noqa: ANN201 - returns a factory
+    """Write a config file for this test: ``write_config(broker, **sections) -> Path``."""
+
+    def write(broker: Broker, **sections: object) -> Path:
+        path = tmp_path / "config.yaml"
+        data = site_config(site_id, broker, tmp_path / "data", **sections)
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+def gridedge_command() -> list[str]:
+    """How to start the installed ``gridedge`` command from a test."""
+    exe = shutil.which("gridedge", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "edge"]

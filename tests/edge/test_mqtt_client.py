@@ -1,0 +1,154 @@
+"""Our MQTT client against a real broker: LWT, reconnect after a broker restart, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from edge.config import MqttConfig
+from edge.mqtt import Message, MqttClient, Topics
+from tests.broker.harness import Broker, has_mosquitto
+from tests.edge.mqtt_probe import Probe
+
+
+def _config(broker: Broker, **extra: object) -> MqttConfig:
+    return MqttConfig(host=broker.host, port=broker.port, keepalive_s=5,
+                      protocol="5" if broker.kind == "mosquitto" else "3.1.1", **extra)
+
+
+async def _until(check, timeout: float = 15.0) -> bool:  # noqa: ANN001
+    for _ in range(int(timeout / 0.02)):
+        if check():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def test_online_on_connect_offline_on_clean_stop(broker: Broker, site_id: str) -> None:
+    """Test that availability reads online after connecting and offline (retained) after stop."""
+    topics = Topics("gridedge", site_id)
+    probe = Probe(broker, topics.all())
+
+    async def scenario() -> None:
+        client = MqttClient(_config(broker), topics)
+        await client.start()
+        assert await client.wait_connected(10)
+        assert probe.wait_for(lambda m: (topics.daemon_availability(), "online", False) in m
+                              or (topics.daemon_availability(), "online", True) in m)
+        await client.stop()
+
+    asyncio.run(scenario())
+    assert probe.wait_for(lambda m: probe.last(topics.daemon_availability()) == "offline")
+    probe.close()
+    # A new subscriber sees the retained "offline".
+    late = Probe(broker, topics.daemon_availability())
+    assert late.wait_for(lambda m: ("offline" in [p for _, p, r in m if r]))
+    late.close()
+
+
+def test_reconnects_and_resubscribes_after_broker_restart(own_broker: Broker, site_id: str) -> None:
+    """Test that after the broker restarts the client is back online and still gets its messages."""
+    topics = Topics("gridedge", site_id)
+    received: list[bytes] = []
+
+    async def scenario() -> None:
+        client = MqttClient(_config(own_broker), topics)
+        client.subscribe(topics.post_telemetry("P01"), lambda m: received.append(m.payload))
+        await client.start()
+        assert await client.wait_connected(10)
+        own_broker.restart()
+        assert await _until(lambda: not client.connected, 10)
+        assert await client.wait_connected(30)
+        probe = Probe(own_broker, topics.daemon_availability())
+        assert probe.wait_for(lambda m: probe.last(topics.daemon_availability()) == "online")
+        probe.publish(topics.post_telemetry("P01"), '{"after": "restart"}')
+        assert await _until(lambda: b'{"after": "restart"}' in received)
+        probe.close()
+        await client.stop()
+
+    asyncio.run(scenario())
+
+
+def test_retained_message_on_command_topic_is_ignored(broker: Broker, site_id: str) -> None:
+    """Test that a stale retained command is not executed, while a live one is."""
+    topics = Topics("gridedge", site_id)
+    commands: list[Message] = []
+    probe = Probe(broker, "unused/#")
+    probe.publish(topics.post_reset("P01"), '{"port": 1, "stale": true}', retain=True)
+
+    async def scenario() -> None:
+        client = MqttClient(_config(broker), topics)
+        client.subscribe(topics.post_reset("P01"), commands.append, command=True)
+        await client.start()
+        assert await client.wait_connected(10)
+        assert await _until(lambda: client.stats["ignored_retained_commands"] == 1)
+        probe.publish(topics.post_reset("P01"), '{"port": 1, "live": true}')
+        assert await _until(lambda: len(commands) == 1)
+        await client.stop()
+
+    asyncio.run(scenario())
+    probe.publish(topics.post_reset("P01"), "", retain=True)  # clear the retained message
+    probe.close()
+    assert commands[0].payload == b'{"port": 1, "live": true}'
+
+
+def test_handler_error_does_not_stop_other_messages(broker: Broker, site_id: str) -> None:
+    """Test that a handler raising on one message leaves the client delivering the next ones."""
+    topics = Topics("gridedge", site_id)
+    seen: list[bytes] = []
+
+    def fragile(message: Message) -> None:
+        if message.payload == b"boom":
+            raise ValueError("boom")
+        seen.append(message.payload)
+
+    async def scenario() -> None:
+        client = MqttClient(_config(broker), topics)
+        client.subscribe(topics.post_telemetry("+"), fragile)
+        await client.start()
+        assert await client.wait_connected(10)
+        probe = Probe(broker, "unused/#")
+        for payload in ("a", "boom", "b"):
+            probe.publish(topics.post_telemetry("P02"), payload)
+        assert await _until(lambda: seen == [b"a", b"b"])
+        assert client.stats["handler_errors"] == 1
+        probe.close()
+        await client.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not (has_mosquitto() and shutil.which("mosquitto_passwd")),
+                    reason="needs mosquitto and mosquitto_passwd for a password file")
+def test_refused_connack_is_logged_by_name_and_never_connected(
+        tmp_path: Path, site_id: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Test that a broker refusing our password is logged by reason and not treated as connected."""
+    workdir = tmp_path / "secure"
+    workdir.mkdir()
+    passwords = workdir / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), "gridedge", "right"],  # noqa: S607
+                   check=True, capture_output=True)
+    secure = Broker(workdir, extra_conf=f"\nallow_anonymous false\npassword_file {passwords}\n")
+    secure.start()
+    try:
+        async def scenario() -> None:
+            client = MqttClient(_config(secure, username="gridedge", password="wrong"),
+                                Topics("gridedge", site_id))
+            await client.start()
+            assert await _until(lambda: "refused the connection" in caplog.text, 15)
+            assert not client.connected
+            assert not await client.wait_connected(1)
+            await client.stop()
+
+        with caplog.at_level(logging.ERROR, logger="edge.mqtt"):
+            asyncio.run(scenario())
+    finally:
+        secure.stop()
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1  # logged once per distinct reason, not at every retry
+    assert "Not authorized" in refusals[0] or "Bad user name or password" in refusals[0]
