@@ -43,9 +43,18 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def fail(msgid: str, **args: Any) -> PydanticCustomError:
-    """An error for a catalogue message ``msgid`` with its ``{placeholders}`` filled from args."""
-    return PydanticCustomError("gridedge", msgid, {"msgid": msgid, **args})
+def fail(msgid: str, *, at: tuple[str | int, ...] = (), **args: Any) -> PydanticCustomError:
+    """An error for a catalogue message ``msgid`` with its ``{placeholders}`` filled from args.
+
+    Args:
+        msgid: the English message id.
+        at: where below the validated value the problem is (so its line can be shown).
+        **args: values of the placeholders.
+    """
+    ctx = {"msgid": msgid, **args}
+    if at:
+        ctx["at"] = at
+    return PydanticCustomError("gridedge", msgid, ctx)
 
 
 def has_fullwidth(text: str) -> bool:
@@ -59,6 +68,10 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
     by_case = {o.lower(): o for o in options}
     if word.lower() in by_case:
         return by_case[word.lower()]
+    # Two swapped letters ("prot" for "port") are the commonest typo; difflib scores them low.
+    swapped = [o for o in options if sorted(o.lower()) == sorted(word.lower())]
+    if len(swapped) == 1:
+        return swapped[0]
     # Chinese names are two or three characters: one wrong character is a ratio of 0.5.
     found = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
     return found[0] if found else None

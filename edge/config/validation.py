@@ -72,6 +72,10 @@ def problems_from(err: ValidationError, located: Located, model: type[BaseModel]
 
 def _problem(error: Any, located: Located, model: type[BaseModel]) -> Problem:
     loc = tuple(error["loc"])
+    ctx = error.get("ctx") or {}
+    if error["type"] == "gridedge" and "at" in ctx:
+        # A rule checked on a whole model names the part it is about, for a precise line.
+        loc = loc + tuple(ctx["at"])
     is_key = bool(loc) and loc[-1] == "[key]"
     path: PathKey = tuple(k for k in loc if k != "[key]")
     kind = error["type"]
@@ -84,9 +88,10 @@ def _problem(error: Any, located: Located, model: type[BaseModel]) -> Problem:
         shown_path = ".".join(p for p in [mark.path, *(str(t) for t in tail)] if p)
     value = error.get("input")
     got = located.raw.get(path, show_value(value)) if exact and not is_key else None
+    if isinstance(value, dict | list) and kind not in _SIMPLE:
+        got = None  # "(got {a, b, c})" says nothing a person can act on
     if is_key:
         got = str(path[-1])
-    ctx = error.get("ctx") or {}
 
     if kind == "missing":
         return Problem(mark.file, mark.line, shown_path, "this setting is required; add '{key}:'",
@@ -111,7 +116,7 @@ def _problem(error: Any, located: Located, model: type[BaseModel]) -> Problem:
                        " input method; write {fixed}",
                        {"fixed": unicodedata.normalize("NFKC", value)}, got=got)
     if kind == "gridedge":
-        args = {k: v for k, v in ctx.items() if k != "msgid"}
+        args = {k: v for k, v in ctx.items() if k not in ("msgid", "at")}
         if "msg" in args:
             args["msg"] = _(args["msg"]).format(**args)
         return Problem(mark.file, mark.line, shown_path, ctx["msgid"], args, got=got)

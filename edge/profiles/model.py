@@ -76,15 +76,16 @@ def _template_fields(template: str) -> list[str]:
                       "{{{{ and }}}}"), detail=str(err)) from None
 
 
-def _check_placeholders(template: str, allowed: frozenset[str]) -> None:
+def _check_placeholders(template: str, allowed: frozenset[str],
+                        at: tuple[str | int, ...] = ()) -> None:
     for name in _template_fields(template):
         if name not in allowed:
             hint = closest(name, allowed)
             if hint:
                 raise fail(N_("unknown placeholder '{{{name}}}'; did you mean '{{{hint}}}'?"),
-                           name=name, hint=hint)
+                           name=name, hint=hint, at=at)
             raise fail(N_("unknown placeholder '{{{name}}}'; allowed: {allowed}"), name=name,
-                       allowed=", ".join(sorted(allowed)))
+                       allowed=", ".join(sorted(allowed)), at=at)
 
 
 class TransformStep(StrictModel):
@@ -143,15 +144,16 @@ class FieldSpec(StrictModel):
         return _check_path(value)
 
 
-def _check_keys(fields: dict[str, FieldSpec], table: dict[str, tuple[str, str]]) -> None:
+def _check_keys(fields: dict[str, FieldSpec], table: dict[str, tuple[str, str]],
+                at: tuple[str | int, ...]) -> None:
     for key in fields:
         if key not in table:
             hint = closest(key, table)
             if hint:
                 raise fail(N_("'{key}' is not a canonical key; did you mean '{hint}'?"),
-                           key=key, hint=hint)
+                           key=key, hint=hint, at=(*at, key))
             raise fail(N_("'{key}' is not a canonical key; known: {known}"), key=key,
-                       known=", ".join(table))
+                       known=", ".join(table), at=(*at, key))
 
 
 class PortsSpec(StrictModel):
@@ -173,7 +175,7 @@ class PortsSpec(StrictModel):
         """Keys mode needs a pattern with {port}; fields name canonical port keys."""
         if self.mode is PortsMode.KEYS and "{port}" not in self.key_pattern:
             raise fail(N_("mode 'keys' needs key_pattern with {{port}}, e.g. 'switch:{{port}}'"))
-        _check_keys(self.fields, PORT_KEYS)
+        _check_keys(self.fields, PORT_KEYS, ("fields",))
         return self
 
 
@@ -309,9 +311,10 @@ class Profile(StrictModel):
         for name, command in self.commands.items():
             if name not in allowed:
                 raise fail(N_("'{name}' is not a {kind} command; allowed: {allowed}"), name=name,
-                           kind=self.kind.value, allowed=", ".join(sorted(allowed)))
+                           kind=self.kind.value, allowed=", ".join(sorted(allowed)),
+                           at=("commands", name))
             for template in command.templates():
-                _check_placeholders(template, TEMPLATE_VARS[self.kind.value])
+                _check_placeholders(template, TEMPLATE_VARS[self.kind.value], ("commands", name))
         if self.kind is ProfileKind.POST:
             self._complete_post()
         else:
@@ -320,11 +323,12 @@ class Profile(StrictModel):
 
     def _complete_post(self) -> None:
         if "port_off" not in self.commands:
-            raise fail(N_("a charging-post profile needs a 'port_off' command (the cut-off)"))
+            raise fail(N_("a charging-post profile needs a 'port_off' command (the cut-off)"),
+                       at=("commands",))
         if not any(m.ports is not None for m in self.messages):
             raise fail(N_("a charging-post profile needs a message with per-port 'ports' values"))
-        for message in self.messages:
-            _check_keys(message.fields, POST_KEYS)
+        for i, message in enumerate(self.messages):
+            _check_keys(message.fields, POST_KEYS, ("messages", i, "fields"))
 
     def _complete_speaker(self) -> None:
         if self.audio is None and SpeakerCapability.TTS_ON_DEVICE not in self.capabilities:
@@ -334,8 +338,8 @@ class Profile(StrictModel):
             raise fail(N_("capability play_url needs a 'play' command"))
         if SpeakerCapability.TTS_ON_DEVICE in self.capabilities and "say" not in self.commands:
             raise fail(N_("capability tts_on_device needs a 'say' command"))
-        for message in self.messages:
-            _check_keys(message.fields, SPEAKER_KEYS)
+        for i, message in enumerate(self.messages):
+            _check_keys(message.fields, SPEAKER_KEYS, ("messages", i, "fields"))
 
     def commands_for(self, name: str) -> CommandSpec | None:
         """The command called ``name``, or None when the device cannot do it."""
