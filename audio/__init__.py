@@ -1,0 +1,42 @@
+"""gridedge audio: Mandarin text or recorded files in, loudness-normalised speaker clips out.
+
+A library: it never imports `edge`, reads no config file and never touches MQTT.
+"""
+
+from audio.engines import EspeakEngine, PiperEngine, TtsEngine
+from audio.errors import (
+    AudioError,
+    AudioFormatError,
+    CacheError,
+    ClipDecodeError,
+    EncodeError,
+    EngineUnavailableError,
+    SynthesisError,
+    TextError,
+)
+from audio.models import AudioFormat, Composition, Pcm, RenderedClip, VoiceInfo
+from audio.renderer import ClipRenderer
+from audio.textnorm import normalize_text
+from audio.voices import list_voices
+
+__all__ = [
+    "AudioError",
+    "AudioFormat",
+    "AudioFormatError",
+    "CacheError",
+    "ClipDecodeError",
+    "ClipRenderer",
+    "Composition",
+    "EncodeError",
+    "EngineUnavailableError",
+    "EspeakEngine",
+    "Pcm",
+    "PiperEngine",
+    "RenderedClip",
+    "SynthesisError",
+    "TextError",
+    "TtsEngine",
+    "VoiceInfo",
+    "list_voices",
+    "normalize_text",
+]

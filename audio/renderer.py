@@ -1,0 +1,284 @@
+"""ClipRenderer: text or a recorded file in, a cached, loudness-normalised speaker clip out."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from audio import _compose, _ffmpeg
+from audio._cache import ClipCache, cache_key, file_sha256
+from audio.const import (
+    CACHE_SCHEMA,
+    LIMITER_HEADROOM_DB,
+    LOUDNESS_TOLERANCE_LU,
+    MAX_LOUDNESS_PASSES,
+    SILENCE_LUFS,
+)
+from audio.engines.base import TtsEngine, speaks_chinese
+from audio.engines.espeak import EspeakEngine
+from audio.errors import (
+    AudioError,
+    ClipDecodeError,
+    EncodeError,
+    EngineUnavailableError,
+    SynthesisError,
+    TextError,
+)
+from audio.models import GENERATED_CHIME, AudioFormat, Composition, RenderedClip
+from audio.textnorm import normalize_text
+
+logger = logging.getLogger(__name__)
+
+_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
+_CODEC_NAMES = {"mp3": "mp3", "wav": "pcm_s16le"}  # our codec -> ffmpeg's decoder name
+_PEAK_STEP_DB = 0.3  # extra margin when a pass overshoots the true-peak ceiling
+_SETTLED_LU = 0.25  # gain counts as settled on the PCM when this close to the target
+_MIN_SLOPE = 0.3  # bounds a secant step when the limiter flattens the loudness curve
+
+
+class ClipRenderer:
+    """Renders clips into a content-addressed cache; safe to call from several threads.
+
+    Args:
+        cache_dir: where clips are kept (created on first render).
+        max_cache_bytes: size bound of the cache; least recently used clips go first.
+        engines: TTS engines, the first being the default; espeak-ng (`cmn`) when omitted.
+
+    """
+
+    def __init__(
+        self, cache_dir: Path, max_cache_bytes: int, engines: Sequence[TtsEngine] | None = None
+    ) -> None:
+        """Store the settings; nothing is loaded until the first render."""
+        self._cache = ClipCache(Path(cache_dir), max_cache_bytes)
+        self._engines = list(engines) if engines else [EspeakEngine()]
+        self._key_locks: dict[str, threading.Lock] = {}
+        self._key_locks_guard = threading.Lock()
+
+    @property
+    def engines(self) -> list[TtsEngine]:
+        """The engines, default first."""
+        return list(self._engines)
+
+    def engine(self, name: str | None = None) -> TtsEngine:
+        """The engine called `name`, or the default one.
+
+        Raises:
+            EngineUnavailableError: no engine has that name.
+
+        """
+        if name is None:
+            return self._engines[0]
+        for engine in self._engines:
+            if engine.name == name:
+                return engine
+        known = ", ".join(e.name for e in self._engines)
+        msg = f"no TTS engine called {name!r} is configured (configured: {known})"
+        raise EngineUnavailableError(msg)
+
+    def render(
+        self,
+        text: str,
+        *,
+        engine: str | None = None,
+        voice: str | None = None,
+        composition: Composition | None = None,
+        fmt: AudioFormat | None = None,
+        normalize: bool = True,
+    ) -> RenderedClip:
+        """Speak text into a finished speaker clip, or return the cached one.
+
+        Args:
+            text: what staff wrote.
+            engine: engine name; the default engine when None.
+            voice: voice id; the engine's default voice when None.
+            composition: chime, repeats, loudness; `Composition()` when None.
+            fmt: the speaker's file format; `AudioFormat()` (MP3 22.05 kHz mono 64k) when None.
+            normalize: rewrite numbers, dates, units into spoken Chinese first.
+
+        Raises:
+            TextError: nothing to speak. EngineUnavailableError: engine/voice unusable here,
+            or the voice does not speak Chinese and the text is Chinese. SynthesisError,
+            ClipDecodeError, EncodeError, CacheError: a step failed (the message says which).
+
+        """
+        composition = composition or Composition()
+        fmt = fmt or AudioFormat()
+        spoken = normalize_text(text) if normalize else text.strip()
+        if not spoken:
+            msg = "text has nothing to speak"
+            raise TextError(msg)
+        tts = self.engine(engine)
+        voice_id = voice or tts.default_voice
+        languages = tts.languages(voice_id)
+        if _CJK_RE.search(spoken) and not speaks_chinese(languages):
+            msg = (
+                f"voice {voice_id!r} of {tts.name} speaks {', '.join(languages) or 'no language'}"
+                ", not Chinese; choose a Chinese voice (`gridedge audio voices`)"
+            )
+            raise EngineUnavailableError(msg)
+        params = {
+            "schema": CACHE_SCHEMA,
+            "kind": "tts",
+            "engine": tts.identity(voice_id),
+            "text": spoken,
+            "composition": _composition_params(composition),
+            "format": asdict(fmt),
+        }
+
+        def make() -> _compose.Segment:
+            pcm = tts.synthesize(spoken, voice_id)
+            return _compose.segment_from_pcm(pcm, fmt.channels)
+
+        return self._render(params, make, composition, fmt, SynthesisError)
+
+    def render_recorded(
+        self, path: Path, composition: Composition | None = None, fmt: AudioFormat | None = None
+    ) -> RenderedClip:
+        """Turn a recorded WAV/MP3 file into a speaker clip with the same composition steps.
+
+        Raises:
+            ClipDecodeError: the file is missing, undecodable or silent. EncodeError,
+            CacheError: a later step failed.
+
+        """
+        composition = composition or Composition()
+        fmt = fmt or AudioFormat()
+        path = Path(path)
+        params = {
+            "schema": CACHE_SCHEMA,
+            "kind": "recorded",
+            "source_sha256": _source_digest(path, "recorded clip"),
+            "composition": _composition_params(composition),
+            "format": asdict(fmt),
+        }
+
+        def make() -> _compose.Segment:
+            return _compose.file_segment(path, fmt.sample_rate, fmt.channels)
+
+        return self._render(params, make, composition, fmt, ClipDecodeError)
+
+    def _render(
+        self,
+        params: dict[str, Any],
+        make: Any,  # noqa: ANN401 - Callable[[], AudioSegment]; pydub is untyped
+        composition: Composition,
+        fmt: AudioFormat,
+        silent_error: type[AudioError],
+    ) -> RenderedClip:
+        key = cache_key(params)
+        with self._lock_for(key):
+            cached = self._cache.lookup(key, fmt.suffix)
+            if cached is not None:
+                logger.debug("clip cache hit %s", key[:12])
+                return cached
+            clip = _compose.compose(make(), composition)
+            tmp = self._cache.temp_path(fmt.suffix)
+            try:
+                duration = _encode_to_target(clip, composition, fmt, tmp, silent_error)
+                result = self._cache.commit(key, fmt.suffix, tmp, duration, params)
+            finally:
+                self._cache.discard(tmp)
+            logger.info(
+                "rendered clip %s: %.1f s, %s %d Hz", key[:12], duration, fmt.codec, fmt.sample_rate
+            )
+            return result
+
+    def _lock_for(self, key: str) -> threading.Lock:
+        # One render per key at a time; different clips render in parallel.
+        with self._key_locks_guard:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+
+def _encode_to_target(
+    clip: _compose.Segment,
+    composition: Composition,
+    fmt: AudioFormat,
+    tmp: Path,
+    silent_error: type[AudioError],
+) -> float:
+    """Encode with gain and a peak limiter until the file measures on target; return its length.
+
+    The limiter is always in the chain: speech from espeak has peaks far above its loudness, and
+    the limiter leaves quieter clips untouched. Gain is first settled on the PCM (cheaper passes
+    without encoding or true-peak oversampling), then the encoded file is measured in full; a
+    miss there is corrected and encoded again.
+    """
+    pcm, rate, channels = clip.raw_data, clip.frame_rate, clip.channels
+    target, ceiling = composition.target_lufs, composition.true_peak_db
+    limit = ceiling - LIMITER_HEADROOM_DB
+    if clip.rms == 0 or clip.dBFS < SILENCE_LUFS:
+        msg = "the clip is silent; nothing to play"
+        raise silent_error(msg)
+    # RMS is a rough first guess of loudness; the passes below measure the real thing.
+    gain = target - clip.dBFS
+    previous: tuple[float, float] | None = None
+    for _ in range(MAX_LOUDNESS_PASSES):
+        loudness = _ffmpeg.measure_pcm(pcm, rate, channels, gain, limit).integrated_lufs
+        if loudness < SILENCE_LUFS:
+            msg = f"the clip is silent ({loudness:.1f} LUFS after {gain:.1f} dB gain)"
+            raise silent_error(msg)
+        miss = target - loudness
+        if abs(miss) <= _SETTLED_LU:
+            break
+        # The limiter takes more off as gain rises: step by the measured slope (secant).
+        slope = 1.0
+        if previous is not None and gain != previous[0]:
+            slope = (loudness - previous[1]) / (gain - previous[0])
+            slope = min(1.0, max(_MIN_SLOPE, slope))
+        previous = (gain, loudness)
+        gain += miss / slope
+    for _ in range(MAX_LOUDNESS_PASSES):
+        _ffmpeg.encode(pcm, rate, channels, fmt, gain, limit, tmp)
+        got = _ffmpeg.measure_file(tmp)  # also proves the new file decodes
+        _check_format(got, fmt)
+        loud_ok = abs(got.integrated_lufs - target) <= LOUDNESS_TOLERANCE_LU
+        peak_ok = got.true_peak_db <= ceiling
+        if loud_ok and peak_ok:
+            return got.duration_s
+        if not peak_ok:
+            limit -= got.true_peak_db - ceiling + _PEAK_STEP_DB
+        gain += target - got.integrated_lufs
+        logger.debug(
+            "loudness pass: %.2f LUFS, %.2f dBTP; next gain %.2f dB, limit %.2f dBFS",
+            got.integrated_lufs, got.true_peak_db, gain, limit,
+        )
+    msg = (
+        f"could not bring the clip to {target} LUFS with peaks under {ceiling} dBTP "
+        f"(last pass: {got.integrated_lufs:.1f} LUFS, {got.true_peak_db:.1f} dBTP)"
+    )
+    raise EncodeError(msg)
+
+
+def _check_format(got: _ffmpeg.Measurement, fmt: AudioFormat) -> None:
+    if (got.codec, got.sample_rate, got.channels) != (
+        _CODEC_NAMES[fmt.codec], fmt.sample_rate, fmt.channels
+    ):
+        msg = (
+            f"encoded clip is {got.codec} {got.sample_rate} Hz {got.channels} ch, "
+            f"not the {fmt.codec} {fmt.sample_rate} Hz {fmt.channels} ch asked for"
+        )
+        raise EncodeError(msg)
+
+
+def _source_digest(path: Path, role: str) -> str:
+    try:
+        return file_sha256(Path(path))
+    except OSError as err:
+        msg = f"{role} {path}: cannot read the file: {err.strerror or err}"
+        raise ClipDecodeError(msg) from err
+
+
+def _composition_params(composition: Composition) -> dict[str, Any]:
+    params: dict[str, Any] = asdict(composition)
+    # Files enter the key by content: a replaced jingle under the same name renders anew.
+    if composition.chime not in (None, GENERATED_CHIME):
+        params["chime"] = {"sha256": _source_digest(Path(composition.chime), "chime")}
+    if composition.outro is not None:
+        params["outro"] = {"sha256": _source_digest(Path(composition.outro), "outro")}
+    return params

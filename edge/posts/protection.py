@@ -1,0 +1,357 @@
+"""Overload protection of one charging post: a pure state machine driven by timestamped readings.
+
+Nothing here reads a clock, does I/O or logs: every call takes the time as epoch seconds and
+returns what to do (``Trip``, ``Recut``, ``SensorFault``); the daemon acts, logs and persists.
+
+How the daemon drives it:
+
+1. ``observe()`` each port reading and ``observe_post()`` each post-level reading.
+2. After every call, ask ``next_deadline()`` and call ``advance(deadline)`` then if nothing
+   newer arrived first. Readings stand until the next one (zero-order hold, at most
+   ``PostLimits.max_hold_s``), so an element operates exactly on its curve instead of at the
+   next sample, which may be 10 s late.
+3. Persist ``snapshot()`` (JSON) after every trip or reset and periodically; ``restore()`` it
+   at start-up. All timestamps given to one post must come from one clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from edge.posts._curves import Curve, CurveConstants, ResetMode, operate_time
+from edge.posts._elements import Held, PortState, PostState
+from edge.posts._engine import NOT_MEASURED, Engine, Measured
+from edge.posts._limits import PortLimits, PostLimits
+from edge.posts._records import (
+    Decision,
+    Latch,
+    NotLatchedError,
+    ProtectionError,
+    Recut,
+    RecutReason,
+    ResetRecord,
+    SensorFault,
+    SnapshotError,
+    Trip,
+    TripCause,
+    UnknownPortError,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = [
+    "Curve",
+    "CurveConstants",
+    "Decision",
+    "Latch",
+    "NotLatchedError",
+    "PortLimits",
+    "PostLimits",
+    "PostProtection",
+    "ProtectionError",
+    "Recut",
+    "RecutReason",
+    "ResetMode",
+    "ResetRecord",
+    "SensorFault",
+    "SnapshotError",
+    "Trip",
+    "TripCause",
+    "UnknownPortError",
+    "operate_time",
+]
+
+# --- Persisted state ---
+STATE_VERSION = 1
+
+# --- Latch enforcement ---
+LOAD_PRESENT_A = 0.1
+"""Above this a port that does not report its relay state is taken to be on (sensor offset)."""
+RECUT_RETRY_S = 10.0
+"""A latched port still on this long after its cut, never seen off, is cut again."""
+
+# --- Plausibility of readings (beyond these a reading is a sensor fault, never a value) ---
+MAX_CURRENT_A = 100.0  # a 16 A post branch; a short is cleared by the MCB within 0.1 s
+MAX_POWER_W = 25_000.0
+MIN_TEMP_C = -55.0  # the range of common NTC/DS18B20 probes, widened upward for a fire
+MAX_TEMP_C = 300.0
+
+_STATE = TypeAdapter(PostState)
+
+
+class PostProtection:
+    """Protection elements, latches and evidence of one post and its ports.
+
+    Args:
+        post_id: The post's id, copied into every decision.
+        post_limits: Post-wide settings (total current, enclosure temperature, hold time).
+        port_limits: Settings per port number; readings for other ports are counted and dropped.
+    """
+
+    def __init__(
+        self, post_id: str, post_limits: PostLimits, port_limits: Mapping[int, PortLimits]
+    ) -> None:
+        """Store the settings and start with nothing latched."""
+        self._post = post_id
+        self._engine = Engine(post_id, post_limits, dict(port_limits))
+        self._counts: Counter[str] = Counter()
+
+    @property
+    def post_id(self) -> str:
+        """The post's id."""
+        return self._post
+
+    @property
+    def counters(self) -> Mapping[str, int]:
+        """Readings counted by outcome: accepted, duplicate, out_of_order, unknown_port, ..."""
+        return dict(self._counts)
+
+    @property
+    def latches(self) -> Mapping[int, Latch]:
+        """Latched ports and why."""
+        return {p: st.latch for p, st in self._engine.state.ports.items() if st.latch is not None}
+
+    def is_latched(self, port: int) -> bool:
+        """Return whether ``port`` is held off until a staff reset.
+
+        Raises:
+            UnknownPortError: The port is not configured.
+        """
+        return self._port(port).latch is not None
+
+    def observe(  # noqa: PLR0913 - one keyword per canonical telemetry field
+        self,
+        ts: float,
+        port: int,
+        *,
+        current_a: float | None = None,
+        power_w: float | None = None,
+        temp_c: float | None = None,
+        on: bool | None = None,
+        fault: str | None = None,
+    ) -> list[Decision]:
+        """Take one port reading; fields left None were not in the (partial) telemetry.
+
+        Args:
+            ts: Reading time in epoch seconds. A time not after the port's last reading is a
+                duplicate or out of order: counted and ignored.
+            port: Port number.
+            current_a: RMS current in A.
+            power_w: Active power in W.
+            temp_c: Port temperature in °C.
+            on: Relay state as the device reports it.
+            fault: A fault the device reports (e.g. ``overcurrent``); any non-empty text trips.
+
+        Returns:
+            Trips (including ones whose time came before ``ts``), a re-cut if a latched port
+            is on, and a sensor fault per implausible value.
+        """
+        st = self._engine.state.ports.get(port)
+        if not math.isfinite(ts) or st is None:
+            self._counts["bad_timestamp" if st is not None else "unknown_port"] += 1
+            return []
+        if st.last_ts is not None and ts <= st.last_ts:
+            self._counts["duplicate" if ts == st.last_ts else "out_of_order"] += 1
+            return []
+        decisions: list[Decision] = list(self._engine.advance(ts))
+        st.last_ts = ts
+        self._counts["accepted"] += 1
+        current = self._checked(
+            decisions, ts, port, "current_a", current_a, low=0.0, high=MAX_CURRENT_A
+        )
+        power = self._checked(decisions, ts, port, "power_w", power_w, low=0.0, high=MAX_POWER_W)
+        temp = self._checked(decisions, ts, port, "temp_c", temp_c, low=MIN_TEMP_C, high=MAX_TEMP_C)
+        if current is not None:
+            st.current = Held(current, ts)
+        if power is not None:
+            st.power = Held(power, ts)
+        if temp is not None:
+            st.temp = Held(temp, ts)
+        st.record((ts, current, power, temp))
+        if st.latch is not None:
+            recut = self._recut(st, port, ts, on=on, current=current)
+            if recut is not None:
+                decisions.append(recut)
+        else:
+            trip = self._immediate_trip(port, ts, current, (fault or "").strip().lower())
+            if trip is not None:
+                decisions.append(trip)
+        decisions.extend(self._engine.advance(ts))
+        return decisions
+
+    def observe_post(
+        self, ts: float, *, temp_c: float | None = None, fault: str | None = None
+    ) -> list[Decision]:
+        """Take a post-level reading (enclosure temperature, a fault the post reports).
+
+        A fault reported by the post itself cuts every port at once (``Trip.port`` is None).
+        Port currents for the post total come from ``observe()``.
+        """
+        s = self._engine.state
+        if not math.isfinite(ts) or (s.last_ts is not None and ts <= s.last_ts):
+            self._counts[
+                "post_duplicate_or_out_of_order" if math.isfinite(ts) else "bad_timestamp"
+            ] += 1
+            return []
+        decisions: list[Decision] = list(self._engine.advance(ts))
+        s.last_ts = ts
+        temp = self._checked(decisions, ts, None, "temp_c", temp_c, low=MIN_TEMP_C, high=MAX_TEMP_C)
+        if temp is not None:
+            s.temp = Held(temp, ts)
+        fault_text = (fault or "").strip().lower()
+        if fault_text and self._engine.unlatched():
+            decisions.append(
+                self._engine.post_trip(
+                    TripCause.DEVICE_FAULT, ts, NOT_MEASURED, {"fault": fault_text}
+                )
+            )
+        decisions.extend(self._engine.advance(ts))
+        return decisions
+
+    def advance(self, ts: float) -> list[Trip]:
+        """Let time pass to ``ts`` with no new readings; return the trips that fall due.
+
+        A time before the last one seen is ignored.
+        """
+        s = self._engine.state
+        if not math.isfinite(ts) or (s.cursor is not None and ts < s.cursor):
+            return []
+        return self._engine.advance(ts)
+
+    def next_deadline(self) -> float | None:
+        """Return when ``advance()`` should next be called, or None if nothing is timing.
+
+        Calling it earlier or later is safe: earlier finds nothing, later trips late.
+        """
+        return self._engine.next_deadline()
+
+    def reset(self, port: int, ts: float, by: str) -> ResetRecord:
+        """Release a latched port after a staff check; it may be switched on again.
+
+        Raises:
+            UnknownPortError: The port is not configured.
+            NotLatchedError: The port is not latched.
+            ValueError: ``by`` is empty (a reset must name who did it).
+        """
+        st = self._port(port)
+        if not by.strip():
+            msg = f"post {self._post} port {port}: a reset must name who did it"
+            raise ValueError(msg)
+        if st.latch is None:
+            msg = f"post {self._post} port {port} is not latched; nothing to reset"
+            raise NotLatchedError(msg)
+        record = ResetRecord(post=self._post, port=port, at=ts, by=by, latch=st.latch)
+        # Readings from before the cut describe a load that is gone.
+        for name in ("current", "power", "temp"):
+            held: Held | None = getattr(st, name)
+            if held is not None and held.ts <= st.latch.at:
+                setattr(st, name, None)
+        st.latch = None
+        st.cut_at = None
+        st.seen_off_since_cut = False
+        st.clear_elements()
+        return record
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the whole state (latches, accumulators, timers, last readings) as JSON types."""
+        data: dict[str, Any] = _STATE.dump_python(self._engine.state, mode="json")
+        return data
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Replace the state with one from ``snapshot()``, e.g. after a daemon restart.
+
+        Ports no longer configured are dropped; newly configured ports start clear.
+
+        Raises:
+            SnapshotError: The data is malformed, of another version or of another post.
+        """
+        try:
+            state = _STATE.validate_python(data)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            msg = (
+                f"post {self._post}: saved protection state is malformed "
+                f"({err.error_count()} problem(s); first at {where}: {first['msg']})"
+            )
+            raise SnapshotError(msg) from err
+        if state.version != STATE_VERSION or state.post != self._post:
+            msg = (
+                f"post {self._post}: saved protection state is for post {state.post!r}, "
+                f"version {state.version} (expected {self._post!r}, version {STATE_VERSION})"
+            )
+            raise SnapshotError(msg)
+        state.ports = {p: state.ports.get(p, PortState()) for p in self._engine.port_limits}
+        self._engine.state = state
+
+    # --- internals ---
+
+    def _port(self, port: int) -> PortState:
+        st = self._engine.state.ports.get(port)
+        if st is None:
+            configured = sorted(self._engine.state.ports)
+            msg = f"post {self._post} has no port {port} (configured: {configured})"
+            raise UnknownPortError(msg)
+        return st
+
+    def _checked(  # noqa: PLR0913 - the reading, where it came from, and its plausible range
+        self,
+        out: list[Decision],
+        ts: float,
+        port: int | None,
+        quantity: str,
+        value: float | None,
+        *,
+        low: float,
+        high: float,
+    ) -> float | None:
+        """Return a plausible value, or None after appending a SensorFault."""
+        if value is None:
+            return None
+        if math.isfinite(value) and low <= value <= high:
+            return float(value)
+        reason = (
+            "not_finite" if not math.isfinite(value) else "negative" if value < 0 else "implausible"
+        )
+        self._counts["sensor_invalid"] += 1
+        out.append(SensorFault(self._post, port, ts, quantity, repr(value), reason))
+        return None
+
+    def _immediate_trip(
+        self, port: int, ts: float, current: float | None, fault: str
+    ) -> Trip | None:
+        """Instantaneous element first (a measured overcurrent), then a reported fault."""
+        lim = self._engine.port_limits[port]
+        inst = lim.instantaneous_a
+        if inst is not None and current is not None and current >= inst:
+            evidence: dict[str, object] = {"multiple": current / lim.rated_current_a}
+            measured = Measured(current, inst, "A")
+            return self._engine.port_trip(port, TripCause.INSTANTANEOUS, ts, measured, evidence)
+        if fault:
+            evidence = {"fault": fault}
+            return self._engine.port_trip(port, TripCause.DEVICE_FAULT, ts, NOT_MEASURED, evidence)
+        return None
+
+    def _recut(
+        self, st: PortState, port: int, ts: float, *, on: bool | None, current: float | None
+    ) -> Recut | None:
+        is_on = on if on is not None else None if current is None else current > LOAD_PRESENT_A
+        if is_on is None or st.latch is None:
+            return None
+        if not is_on:
+            st.seen_off_since_cut = True
+            return None
+        if st.seen_off_since_cut:
+            reason = RecutReason.RESTARTED
+        elif st.cut_at is None or ts - st.cut_at >= RECUT_RETRY_S:
+            reason = RecutReason.STILL_ON
+        else:
+            return None  # the cut is probably still on its way
+        st.cut_at = ts
+        st.seen_off_since_cut = False
+        return Recut(self._post, port, ts, reason, st.latch)
