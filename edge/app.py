@@ -81,6 +81,18 @@ class App:
         self.events = EventBus(self.store, self.mqtt)
         self.components: list[Component] = []
         self._started: list[Component] = []
+        self._services: dict[str, object] = {}
+
+    def provide(self, name: str, service: object) -> None:
+        """Offer a service to components created later (e.g. "speakers" for the scheduler)."""
+        if name in self._services:
+            msg = f"service {name!r} is provided twice"
+            raise ValueError(msg)
+        self._services[name] = service
+
+    def service(self, name: str) -> object | None:
+        """A service an earlier component provided, or None when that capability is absent."""
+        return self._services.get(name)
 
     async def start(self) -> None:
         """Open the store, build and start every component, then connect to the broker."""

@@ -1,0 +1,1 @@
+"""Cloud speakers: the fleet, per-speaker queues, dispatch through profiles, proof of play."""
