@@ -127,10 +127,14 @@ class Store:
         for migration in sorted(self._migrations, key=lambda m: m.version):
             if migration.version <= current:
                 continue
-            with self.transaction() as db:
-                for statement in _statements(migration.sql):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {int(migration.version)}")
+            try:
+                with self.transaction() as db:
+                    for statement in _statements(migration.sql):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {int(migration.version)}")
+            except sqlite3.Error as err:
+                msg = f"database migration {migration.version} ({migration.name}) failed: {err}"
+                raise StoreError(msg) from err
             logger.info("database migrated to version %d (%s)", migration.version, migration.name)
 
     # -- access --------------------------------------------------------------------------------
@@ -182,11 +186,10 @@ class Store:
 def _statements(script: str) -> list[str]:
     """Split a migration script into statements (executescript would commit our transaction)."""
     out, buffer = [], ""
-    for line in script.splitlines(keepends=True):
-        buffer += line
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                out.append(buffer.strip())
+    for char in script:
+        buffer += char
+        if char == ";" and sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
             buffer = ""
     if buffer.strip():
         out.append(buffer.strip())
