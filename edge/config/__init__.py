@@ -1,5 +1,6 @@
 """Typed configuration: config.yaml loaded with line numbers into frozen pydantic models."""
 
+from edge.config.audio import AudioConfig, TtsEngineName
 from edge.config.base import StrictModel
 from edge.config.devices import AreaConfig, PostConfig, PostsConfig, SpeakerConfig, SpeakersConfig
 from edge.config.errors import ConfigError, Problem
@@ -14,6 +15,7 @@ from edge.config.storage import LoggingConfig, StorageConfig
 
 __all__ = [
     "AlertsConfig",
+    "AudioConfig",
     "AreaConfig",
     "ConfigError",
     "GridedgeConfig",
@@ -34,6 +36,7 @@ __all__ = [
     "StorageConfig",
     "StrictModel",
     "TlsConfig",
+    "TtsEngineName",
     "display_path",
     "load_config",
     "read_yaml",

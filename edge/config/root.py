@@ -6,7 +6,9 @@ from pathlib import Path
 
 from pydantic import Field, PrivateAttr
 
+from edge.config.audio import AudioConfig
 from edge.config.base import StrictModel
+from edge.config.bridge import BridgeConfig
 from edge.config.devices import AreaConfig, PostsConfig, SpeakersConfig
 from edge.config.http import HttpConfig
 from edge.config.mqtt import MqttConfig
@@ -28,9 +30,12 @@ class GridedgeConfig(StrictModel):
     speakers: SpeakersConfig = Field(default_factory=SpeakersConfig, description="cloud speakers")
     posts: PostsConfig = Field(default_factory=PostsConfig, description="charging posts")
     areas: dict[str, AreaConfig] = Field(default_factory=dict, description="grid areas (网格)")
+    audio: AudioConfig = Field(default_factory=AudioConfig, description="voice and clip composition")
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig,
                                        description="announcement schedule files")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="alerting")
+    bridge: BridgeConfig | None = Field(default=None, description="serial RS-485 posts for "
+                                        "`gridedge bridge`; absent = no bridge")
 
     _base_dir: Path = PrivateAttr(default=Path())
 
