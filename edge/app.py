@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from typing import Protocol
 
 from edge.config import GridedgeConfig
@@ -18,6 +19,8 @@ __all__ = ["COMPONENT_MODULES", "App", "Component", "configure_logging"]
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+# Under systemd, journald stamps every line itself and keeps the level from the prefix.
+JOURNAL_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 class Component(Protocol):
@@ -59,7 +62,8 @@ def configure_logging(config: GridedgeConfig | None = None, *, verbose: bool = F
     """One log format with the logger name; levels from config.yaml's ``logging:`` section."""
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(format=LOG_FORMAT)
+        logging.basicConfig(format=JOURNAL_FORMAT if os.environ.get("JOURNAL_STREAM")
+                            else LOG_FORMAT)
     level = "debug" if verbose else (config.logging.level.value if config else "info")
     root.setLevel(level.upper())
     if config is not None:

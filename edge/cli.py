@@ -118,6 +118,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as err:
         _print_problems(err)
         return EXIT_INVALID
+    from edge.config.advice import security_warnings  # noqa: PLC0415 - check only
+
+    for warning in security_warnings(config):
+        print(_("warning: {text}").format(text=warning), file=sys.stderr)
     print(_("{file} is valid: site {site}, {speakers} speakers, {posts} charging posts, "
             "{areas} grid areas, {profiles} device profiles.").format(
         file=args.config, site=config.site.name, speakers=len(config.speakers.devices),
