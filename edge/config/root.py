@@ -8,7 +8,6 @@ from pydantic import Field, PrivateAttr
 
 from edge.config.audio import AudioConfig
 from edge.config.base import StrictModel
-from edge.config.bridge import BridgeConfig
 from edge.config.devices import AreaConfig, PostsConfig, SpeakersConfig
 from edge.config.http import HttpConfig
 from edge.config.mqtt import MqttConfig
@@ -34,8 +33,6 @@ class GridedgeConfig(StrictModel):
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig,
                                        description="announcement schedule files")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="alerting")
-    bridge: BridgeConfig | None = Field(default=None, description="serial RS-485 posts for "
-                                        "`gridedge bridge`; absent = no bridge")
 
     _base_dir: Path = PrivateAttr(default=Path())
 
