@@ -115,6 +115,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     """``gridedge check``: exit 0 when everything is valid, 2 with every problem listed."""
     try:
         config, profiles = _load(args.config)
+        from edge.schedule.cli import check_schedules  # noqa: PLC0415 - check only
+
+        check_schedules(config)
     except ConfigError as err:
         _print_problems(err)
         return EXIT_INVALID

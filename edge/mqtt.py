@@ -50,6 +50,10 @@ class Topics:
         """Retained online/offline of the daemon (its LWT)."""
         return f"{self.prefix}/daemon/availability"
 
+    def bridge_availability(self) -> str:
+        """Retained online/offline of `gridedge bridge` (its LWT)."""
+        return f"{self.prefix}/bridge/availability"
+
     def post_telemetry(self, post: str) -> str:
         """Canonical telemetry of a post (bridge, DIY posts)."""
         return f"{self.prefix}/posts/{post}/telemetry"
@@ -97,6 +101,14 @@ class Topics:
     def events(self) -> str:
         """The audit stream."""
         return f"{self.prefix}/events"
+
+    def sim_post_fault(self, post: str = "+") -> str:
+        """Simulator only: JSON faults injected into a running virtual post (``+`` = any)."""
+        return f"{self.prefix}/sim/posts/{post}/fault"
+
+    def sim_speaker_control(self, speaker: str = "+") -> str:
+        """Simulator only: ``offline``/``online`` switches a virtual speaker (``+`` = any)."""
+        return f"{self.prefix}/sim/speakers/{speaker}/control"
 
     def all(self) -> str:
         """Filter matching every canonical topic of the site."""
@@ -158,6 +170,8 @@ class MqttClient:
         self._stopping = False
         self._last_refusal = ""
         self._connected_event: asyncio.Event | None = None
+        # Publishes made before start() (events of components starting up) wait here.
+        self._early: list[tuple[str, str | bytes, int, bool]] = []
         self.stats = {"received": 0, "ignored_retained_commands": 0, "handler_errors": 0,
                       "connects": 0}
 
@@ -195,6 +209,10 @@ class MqttClient:
         client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s,
                              clean_start=True if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY)
         client.loop_start()
+        for topic, payload, qos, retain in self._early:
+            # paho keeps QoS >= 1 messages until the connection is up.
+            client.publish(topic, payload, qos=max(qos, 1), retain=retain)
+        self._early.clear()
 
     async def stop(self) -> None:
         """Publish ``offline`` (retained), disconnect cleanly and stop the network thread."""
@@ -253,7 +271,7 @@ class MqttClient:
                 retain: bool = False) -> paho.MQTTMessageInfo | None:
         """Publish (thread-safe). QoS ≥ 1 messages wait in paho's queue while disconnected."""
         if self._client is None:
-            logger.warning("publish to %s before start(); dropped", topic)
+            self._early.append((topic, payload, qos, retain))
             return None
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):

@@ -70,6 +70,8 @@ def site_config(site_id: str, broker: Broker, data_dir: Path, **sections: object
     data["storage"]["data_dir"] = str(data_dir)
     data["http"]["bind"] = "127.0.0.1"
     data["http"]["port"] = 0
+    # The site's own schedule would play in every test: tests bring their own when they need one.
+    data["schedules"] = {"files": []}
     data.update(sections)
     return data
 

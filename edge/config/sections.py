@@ -17,6 +17,10 @@ class SchedulesConfig(StrictModel):
     files: list[Path] = Field(default_factory=list, description="schedule YAML files staff edit")
     holidays_file: Path | None = Field(default=None, description="this year's official holiday "
                                        "arrangement, when the calendar package lags behind")
+    grace_s: float = Field(default=600.0, ge=0, le=3600, description="seconds a slot missed "
+                           "(daemon or speaker down) may still play late; later it is missed")
+    render_ahead_s: float = Field(default=600.0, ge=0, le=86400, description="seconds before its "
+                                  "slot a clip is rendered")
 
 
 class AlertsConfig(StrictModel):
