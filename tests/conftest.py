@@ -61,6 +61,14 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+def write_site(folder: Path, config_text: str) -> Path:
+    """Write a config.yaml into ``folder`` beside a copy of the site's schedule files."""
+    shutil.copytree(REPO / "schedules", folder / "schedules", dirs_exist_ok=True)
+    path = folder / "config.yaml"
+    path.write_text(config_text, encoding="utf-8")
+    return path
+
+
 def site_config(site_id: str, broker: Broker, data_dir: Path, **sections: object) -> dict:
     """The real site's config.yaml as data, pointed at a test broker and data directory."""
     data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))

@@ -63,7 +63,9 @@ def bind(profile: Profile, device_topic: str, *, root: str, site: str) -> list[B
     for spec in profile.messages:
         concrete = spec.topic.replace("{port}", "\0")
         concrete = concrete.format(device=device_topic, root=root, site=site)
-        topic_filter = concrete.replace("\0", "+")
+        # MQTT wildcards fill whole levels: "POWER{port}" subscribes "+" and the regex below
+        # keeps only the matching topics.
+        topic_filter = "/".join("+" if "\0" in level else level for level in concrete.split("/"))
         regex = re.escape(concrete).replace("\0", r"(?P<port>\d+)")
         out.append(Binding(topic_filter, spec, re.compile(f"^{regex}$")))
     return out

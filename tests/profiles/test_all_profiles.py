@@ -103,7 +103,7 @@ def _approx(values: dict) -> dict:
 def test_bad_value_is_left_out_not_zero() -> None:
     """Test that a value a transform cannot read is reported and left out, never read as 0."""
     profile = REGISTRY.get("tasmota-energy")
-    binding = next(b for b in bind(profile, "p", root="g", site="s") if "POWER" in b.topic_filter)
+    binding = next(b for b in bind(profile, "p", root="g", site="s") if "stat/" in b.topic_filter)
     got = decode(profile, binding, "stat/p/POWER1", b"MAYBE", TZ)
     assert got is not None
     assert got.ports == {1: {}}
@@ -171,3 +171,22 @@ def test_extends_inherits_and_cycles_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_registry([tmp_path])
     assert "extend each other in a circle" in str(caught.value)
+
+
+@pytest.mark.parametrize("profile", list(REGISTRY), ids=lambda p: p.id)
+def test_subscription_filters_are_valid_mqtt(profile) -> None:  # noqa: ANN001
+    """Test that every topic a profile subscribes is a filter a broker accepts (whole-level +)."""
+    for binding in bind(profile, "dev", root="gridedge", site="jianyuan1"):
+        for level in binding.topic_filter.split("/"):
+            assert level in ("+", "#") or ("+" not in level and "#" not in level), binding.topic_filter
+
+
+def test_port_in_part_of_a_topic_level_is_matched() -> None:
+    """Test that Tasmota's POWER<n> topics are subscribed with '+' and only POWER<n> is read."""
+    profile = REGISTRY.get("tasmota-energy")
+    binding = next(b for b in bind(profile, "p", root="g", site="s") if "stat/" in b.topic_filter)
+    assert binding.topic_filter == "stat/p/+"
+    assert decode(profile, binding, "stat/p/RESULT", b"{}", TZ) is None
+    got = decode(profile, binding, "stat/p/POWER3", b"ON", TZ)
+    assert got is not None
+    assert got.ports == {3: {"on": True}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from datetime import date
 from pathlib import Path
@@ -23,9 +24,10 @@ def site(tmp_path: Path, schedule_text: str, *, holidays_text: str | None = None
     if holidays_text is not None:
         (tmp_path / "holidays.yaml").write_text(textwrap.dedent(holidays_text), encoding="utf-8")
         schedules += "  holidays_file: holidays.yaml\n"
-    head, _, tail = text.partition("schedules:\n")
-    tail = tail.split("\n", 1)[1]  # drop the repo's `files:` line
-    (tmp_path / "config.yaml").write_text(head + schedules + tail, encoding="utf-8")
+    # Replace the repo's whole `schedules:` block (its line and the indented lines below it).
+    text = re.sub(r"^schedules:.*\n(?:[ \t]+.*\n|[ \t]*\n)*", schedules + "\n", text, count=1,
+                  flags=re.MULTILINE)
+    (tmp_path / "config.yaml").write_text(text, encoding="utf-8")
     (tmp_path / name).write_text(textwrap.dedent(schedule_text), encoding="utf-8")
     return load_config(tmp_path / "config.yaml")
 

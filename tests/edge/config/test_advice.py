@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, write_site
 
 ORIGINAL = (REPO / "config.yaml").read_text(encoding="utf-8")
 
 
 def _check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
+    path = write_site(tmp_path, text)
     code = main(["--lang", "en", "check", "-c", str(path)])
     return code, capsys.readouterr().err
 

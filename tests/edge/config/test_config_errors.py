@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, write_site
 
 ORIGINAL = (REPO / "config.yaml").read_text(encoding="utf-8")
 
@@ -26,8 +26,7 @@ def _line_of(text: str, fragment: str) -> int:
 
 def _check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str],
            lang: str = "en") -> tuple[int, list[str]]:
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
+    path = write_site(tmp_path, text)
     code = main(["--lang", lang, "check", "-c", str(path)])
     err = capsys.readouterr().err
     # The last line is the summary ("N problem(s) found"); the rest are the problems.
@@ -116,8 +115,7 @@ def test_messages_are_chinese_by_default(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """Test that staff get the message in Chinese unless they ask for English."""
     text = _edit('    start: "21:30"', "    start: 25:00")
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
+    path = write_site(tmp_path, text)
     code = main(["check", "-c", str(path)])
     err = capsys.readouterr().err
     assert code == 2
@@ -132,8 +130,7 @@ def test_site_language_setting_switches_to_english(tmp_path: Path,
     """Test that `site.language: en` makes check speak English without --lang."""
     text = _edit("  language: zh", "  language: en")
     text = _edit("    volume: 70", "    volume: 140", text)
-    path = tmp_path / "config.yaml"
-    path.write_text(text, encoding="utf-8")
+    path = write_site(tmp_path, text)
     assert main(["check", "-c", str(path)]) == 2
     assert "must be at most 100 (got 140)" in capsys.readouterr().err
 
@@ -174,8 +171,7 @@ def test_environment_variable_is_substituted(tmp_path: Path, monkeypatch: pytest
     from edge.config import load_config
 
     monkeypatch.setenv("GRIDEDGE_MQTT_PASSWORD", "s3cret")
-    path = tmp_path / "config.yaml"
-    path.write_text(ORIGINAL, encoding="utf-8")
+    path = write_site(tmp_path, ORIGINAL)
     assert load_config(path).mqtt.password == "s3cret"
 
 
@@ -184,8 +180,7 @@ def test_device_settings_merge_over_defaults(tmp_path: Path) -> None:
     """Test that a speaker's own volume wins over the default, and the others inherit it."""
     from edge.config import load_config
 
-    path = tmp_path / "config.yaml"
-    path.write_text(ORIGINAL, encoding="utf-8")
+    path = write_site(tmp_path, ORIGINAL)
     config = load_config(path)
     volumes = {sid: s.volume for sid, s in config.speakers.devices.items()}
     assert volumes == {"east_gate": 70, "south_gate": 70, "west_gate": 70, "north_gate": 60}
