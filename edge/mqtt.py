@@ -1,18 +1,21 @@
 """The daemon's one MQTT client: LWT availability, reconnect with backoff, resubscribe, topic router.
 
-paho-mqtt runs its network loop in its own thread. Messages are handed to the asyncio loop in
-batches (one wake-up per burst, not per message) and dispatched there to the module that
-subscribed, so handlers never run concurrently with the rest of the daemon. All canonical topics
-are built here, by :class:`Topics`.
+paho-mqtt is driven by the asyncio loop itself (its socket is watched with add_reader/add_writer,
+as paho's "external event loop" mode allows), so a message is parsed and handed to the module
+that subscribed in the same thread, with no hand-off between threads: with paho's own network
+thread, the two threads fighting for the GIL cost more than the daemon's whole ingest work.
+Only the blocking TCP/TLS connect runs in a worker thread. All canonical topics are built here,
+by :class:`Topics`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
+import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,14 +31,22 @@ __all__ = ["Handler", "Message", "MqttClient", "Topics"]
 
 logger = logging.getLogger(__name__)
 
-# Reconnect backoff: paho doubles the delay per failed attempt up to the cap, reset on CONNACK.
-RECONNECT_MIN_S = 1
-RECONNECT_MAX_S = 30
+# Reconnect backoff: the delay doubles per failed attempt up to the cap, reset by a CONNACK.
+RECONNECT_MIN_S = 1.0
+RECONNECT_MAX_S = 30.0
+# paho's keep-alive and retry bookkeeping (loop_misc) runs this often.
+MISC_INTERVAL_S = 1.0
+# A readable socket is read in chunks of READ_CHUNK packets, at most READ_ROUNDS chunks per
+# event; what handlers published in a chunk (a cut-off command) is written before the next one,
+# so a command waits for at most one chunk of other messages, not for a whole burst.
+READ_CHUNK = 8
+READ_ROUNDS = 25
 # A graceful stop waits this long for "offline" to reach the broker (SIGTERM must finish in 2 s).
 STOP_FLUSH_S = 1.0
 ONLINE = "online"
 OFFLINE = "offline"
 _ROUTE_CACHE_MAX = 4096
+_CONNECT_ERRORS = (OSError, ssl.SSLError, socket.timeout, ValueError)
 
 
 class Topics:
@@ -127,7 +138,7 @@ class Message:
     payload: bytes
     retain: bool
     qos: int
-    received_at: float  # epoch seconds when paho handed it over
+    received_at: float  # epoch seconds when it was read from the socket
 
 
 Handler = Callable[[Message], None]
@@ -142,7 +153,7 @@ class _Route:
 
 
 class MqttClient:
-    """The single MQTT connection of a process (daemon, bridge or simulator).
+    """The single MQTT connection of a process (daemon, bridge, simulator or a CLI command).
 
     Args:
         config: broker settings.
@@ -162,14 +173,16 @@ class MqttClient:
         self._exact: dict[str, list[_Route]] = {}
         self._wild: list[_Route] = []
         self._cache: dict[str, tuple[_Route, ...]] = {}
-        self._inbox: deque[paho.MQTTMessage] = deque()
-        self._drain_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
         self._client: paho.Client | None = None
+        self._sock: socket.socket | None = None
         self._connected = False
         self._stopping = False
-        self._last_refusal = ""
+        self._last_problem = ""
         self._connected_event: asyncio.Event | None = None
+        self._session_over: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         # Publishes made before start() (events of components starting up) wait here.
         self._early: list[tuple[str, str | bytes, int, bool]] = []
         self.stats = {"received": 0, "ignored_retained_commands": 0, "handler_errors": 0,
@@ -180,6 +193,7 @@ class MqttClient:
     async def start(self) -> None:
         """Begin connecting in the background; reconnects by itself until :meth:`stop`."""
         self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
         self._connected_event = asyncio.Event()
         v5 = self.config.protocol is MqttProtocol.V5
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
@@ -196,26 +210,28 @@ class MqttClient:
             client.tls_insecure_set(tls.insecure)
         if self.availability_topic:
             client.will_set(self.availability_topic, OFFLINE, qos=1, retain=True)
-        client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         # Never drop our own publishes while offline; bursts are bounded by their producers.
         client.max_queued_messages_set(0)
         client.max_inflight_messages_set(100)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_socket_open = self._on_socket_open
+        client.on_socket_close = self._on_socket_close
+        client.on_socket_register_write = self._on_socket_register_write
+        client.on_socket_unregister_write = self._on_socket_unregister_write
         self._client = client
-        logger.info("connecting to MQTT broker %s:%d as %s", self.config.host, self.config.port,
-                    self.client_id)
-        client.connect_async(self.config.host, self.config.port, keepalive=self.config.keepalive_s,
-                             clean_start=True if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY)
-        client.loop_start()
         for topic, payload, qos, retain in self._early:
             # paho keeps QoS >= 1 messages until the connection is up.
             client.publish(topic, payload, qos=max(qos, 1), retain=retain)
         self._early.clear()
+        logger.info("connecting to MQTT broker %s:%d as %s", self.config.host, self.config.port,
+                    self.client_id)
+        self._tasks = [asyncio.create_task(self._supervise(), name=f"mqtt-{self.client_id}"),
+                       asyncio.create_task(self._misc(), name=f"mqtt-misc-{self.client_id}")]
 
     async def stop(self) -> None:
-        """Publish ``offline`` (retained), disconnect cleanly and stop the network thread."""
+        """Publish ``offline`` (retained), disconnect cleanly and release the socket."""
         client = self._client
         if client is None:
             return
@@ -225,8 +241,14 @@ class MqttClient:
             deadline = time.monotonic() + STOP_FLUSH_S
             while not info.is_published() and time.monotonic() < deadline and self._connected:
                 await asyncio.sleep(0.01)
-        client.disconnect()
-        await asyncio.to_thread(client.loop_stop)
+        if self._connected:
+            client.disconnect()
+            self._flush()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        self._drop_socket()
         self._connected = False
         self._client = None
         logger.info("disconnected from MQTT broker")
@@ -269,28 +291,158 @@ class MqttClient:
 
     def publish(self, topic: str, payload: str | bytes, *, qos: int = 1,
                 retain: bool = False) -> paho.MQTTMessageInfo | None:
-        """Publish (thread-safe). QoS ≥ 1 messages wait in paho's queue while disconnected."""
+        """Publish. QoS ≥ 1 messages wait in paho's queue while disconnected.
+
+        Returns paho's message info (``is_published()`` turns true on the PUBACK), or None when
+        called before start() or from another thread (then it is handed to the loop).
+        """
         if self._client is None:
             self._early.append((topic, payload, qos, retain))
+            return None
+        if self._loop is not None and threading.get_ident() != self._loop_thread:
+            self._on_loop(lambda: self.publish(topic, payload, qos=qos, retain=retain))
             return None
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             logger.warning("publish to %s failed: %s", topic, paho.error_string(info.rc))
         return info
 
-    # -- paho callbacks (network thread) -------------------------------------------------------
+    # -- connection supervision (asyncio loop) -----------------------------------------------
+
+    async def _supervise(self) -> None:
+        """Connect, wait for the session to end, reconnect with capped exponential backoff."""
+        client = self._client
+        assert client is not None  # noqa: S101 - started
+        delay = RECONNECT_MIN_S
+        first = True
+        while not self._stopping:
+            self._session_over = asyncio.Event()
+            was_connects = self.stats["connects"]
+            try:
+                v5 = self.config.protocol is MqttProtocol.V5
+                if first:
+                    await asyncio.to_thread(
+                        client.connect, self.config.host, self.config.port,
+                        keepalive=self.config.keepalive_s,
+                        clean_start=True if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY)
+                else:
+                    await asyncio.to_thread(client.reconnect)
+                first = False
+            except _CONNECT_ERRORS as err:
+                self._problem(f"cannot reach the MQTT broker {self.config.host}:"
+                              f"{self.config.port} ({err}); retrying")
+            else:
+                await self._session_over.wait()
+            if self._stopping:
+                return
+            # A session that got as far as CONNACK resets the backoff; a refusal grows it.
+            delay = RECONNECT_MIN_S if self.stats["connects"] > was_connects else min(
+                delay * 2, RECONNECT_MAX_S)
+            await asyncio.sleep(delay)
+
+    async def _misc(self) -> None:
+        while True:
+            await asyncio.sleep(MISC_INTERVAL_S)
+            if self._client is not None and self._sock is not None:
+                self._client.loop_misc()
+
+    def _problem(self, text: str) -> None:
+        # Log a broken state once, not at every retry.
+        if text != self._last_problem:
+            logger.error("%s", text)
+            self._last_problem = text
+
+    # -- socket plumbing (paho's external-loop callbacks) ----------------------------------------
+
+    def _on_socket_open(self, _client: paho.Client, _userdata: Any, sock: socket.socket) -> None:
+        def attach() -> None:
+            self._sock = sock
+            assert self._loop is not None  # noqa: S101
+            self._loop.add_reader(sock, self._read)
+
+        self._in_loop(attach)
+
+    def _on_socket_close(self, _client: paho.Client, _userdata: Any, sock: socket.socket) -> None:
+        def detach() -> None:
+            assert self._loop is not None  # noqa: S101
+            self._loop.remove_reader(sock)
+            self._loop.remove_writer(sock)
+            if self._sock is sock:
+                self._sock = None
+
+        self._in_loop(detach)
+
+    def _on_socket_register_write(self, _client: paho.Client, _userdata: Any,
+                                  sock: socket.socket) -> None:
+        self._in_loop(lambda: self._loop.add_writer(sock, self._write))  # type: ignore[union-attr]
+
+    def _on_socket_unregister_write(self, _client: paho.Client, _userdata: Any,
+                                    sock: socket.socket) -> None:
+        self._in_loop(lambda: self._loop.remove_writer(sock))  # type: ignore[union-attr]
+
+    def _read(self) -> None:
+        client = self._client
+        for _ in range(READ_ROUNDS):
+            if client is None or self._sock is None:
+                return
+            before = self.stats["received"]
+            client.loop_read(READ_CHUNK)
+            # Outside paho's callbacks, so writing here is safe (inside them it would deadlock).
+            if self._sock is not None and client.want_write():
+                client.loop_write()
+            drained = self.stats["received"] - before < READ_CHUNK
+            sock = self._sock
+            # TLS may hold decrypted bytes the socket no longer signals: keep reading them.
+            if drained and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                return
+
+    def _write(self) -> None:
+        if self._client is not None:
+            self._client.loop_write()
+
+    def _flush(self) -> None:
+        """Write what paho has queued (the DISCONNECT on stop) before the socket goes."""
+        client = self._client
+        for _ in range(100):
+            if client is None or self._sock is None or not client.want_write():
+                return
+            client.loop_write()
+
+    def _drop_socket(self) -> None:
+        if self._sock is not None and self._loop is not None:
+            self._loop.remove_reader(self._sock)
+            self._loop.remove_writer(self._sock)
+            self._sock = None
+
+    def _in_loop(self, callback: Callable[[], object]) -> None:
+        if self._loop is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            callback()
+        else:
+            self._on_loop(callback)
+
+    def _on_loop(self, callback: Callable[[], object]) -> bool:
+        """Run ``callback`` on the asyncio loop from another thread; False once the loop is gone."""
+        if self._loop is None:
+            return False
+        try:
+            self._loop.call_soon_threadsafe(callback)
+        except RuntimeError:  # the loop closed while a worker thread still reported
+            return False
+        return True
+
+    # -- paho callbacks ------------------------------------------------------------------------
 
     def _on_connect(self, client: paho.Client, _userdata: Any, _flags: Any,
                     reason: ReasonCode, _props: Properties | None) -> None:
         if reason.is_failure:
-            # A refused CONNACK is never "connected"; paho retries with backoff by itself.
-            if reason.getName() != self._last_refusal:
-                logger.error("MQTT broker %s:%d refused the connection: %s", self.config.host,
-                             self.config.port, reason.getName())
-                self._last_refusal = reason.getName()
+            # A refused CONNACK is never "connected"; the broker closes, and we retry later.
+            self._problem(f"MQTT broker {self.config.host}:{self.config.port} refused the "
+                          f"connection: {reason.getName()}")
             self._connected = False
             return
-        self._last_refusal = ""
+        self._last_problem = ""
         self._connected = True
         self.stats["connects"] += 1
         logger.info("connected to MQTT broker %s:%d", self.config.host, self.config.port)
@@ -301,49 +453,37 @@ class MqttClient:
             filters[route.topic_filter] = max(route.qos, filters.get(route.topic_filter, 0))
         if filters:
             client.subscribe([(f, q) for f, q in filters.items()])
-        if self._loop is not None and self._connected_event is not None:
-            self._loop.call_soon_threadsafe(self._connected_event.set)
+        if self._connected_event is not None:
+            self._in_loop(self._connected_event.set)
 
     def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any,
                        reason: ReasonCode, _props: Properties | None) -> None:
         was_connected = self._connected
         self._connected = False
-        if self._loop is not None and self._connected_event is not None:
-            self._loop.call_soon_threadsafe(self._connected_event.clear)
+        if self._connected_event is not None:
+            self._in_loop(self._connected_event.clear)
+        if self._session_over is not None:
+            self._in_loop(self._session_over.set)
         if was_connected and not self._stopping:
             logger.warning("lost the MQTT broker %s:%d (%s); reconnecting", self.config.host,
                            self.config.port, reason.getName())
 
     def _on_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
-        msg.timestamp = time.time()  # wall clock of arrival; paho's is monotonic
-        self._inbox.append(msg)
-        if not self._drain_scheduled and self._loop is not None:
-            self._drain_scheduled = True
+        self.stats["received"] += 1
+        routes = self._routes_for(msg.topic)
+        if not routes:
+            return
+        message = Message(msg.topic, msg.payload, msg.retain, msg.qos, time.time())
+        for route in routes:
+            if route.command and message.retain:
+                self.stats["ignored_retained_commands"] += 1
+                logger.warning("ignored a retained message on command topic %s", message.topic)
+                continue
             try:
-                self._loop.call_soon_threadsafe(self._drain)
-            except RuntimeError:  # the loop closed while stopping
-                self._drain_scheduled = False
-
-    # -- dispatch (asyncio loop) ---------------------------------------------------------------
-
-    def _drain(self) -> None:
-        # Clear the flag before draining: a message appended meanwhile schedules another drain.
-        self._drain_scheduled = False
-        inbox = self._inbox
-        while inbox:
-            msg = inbox.popleft()
-            self.stats["received"] += 1
-            for route in self._routes_for(msg.topic):
-                if route.command and msg.retain:
-                    self.stats["ignored_retained_commands"] += 1
-                    logger.warning("ignored a retained message on command topic %s", msg.topic)
-                    continue
-                try:
-                    route.handler(Message(msg.topic, msg.payload, msg.retain, msg.qos,
-                                          msg.timestamp))
-                except Exception:
-                    self.stats["handler_errors"] += 1
-                    logger.exception("handler for %s failed on a message", route.topic_filter)
+                route.handler(message)
+            except Exception:
+                self.stats["handler_errors"] += 1
+                logger.exception("handler for %s failed on a message", route.topic_filter)
 
     def _routes_for(self, topic: str) -> tuple[_Route, ...]:
         found = self._cache.get(topic)

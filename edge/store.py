@@ -63,6 +63,112 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (scope, key)
         );
     """),
+    Migration(3, "charging-post protection state", """
+        CREATE TABLE post_protection (
+            post        TEXT PRIMARY KEY,     -- post id from config.yaml
+            snapshot    TEXT NOT NULL,        -- JSON of PostProtection.snapshot(): latches, accumulators
+            open_events TEXT NOT NULL DEFAULT '{}', -- JSON: offline, sensor faults, unconfirmed cut-offs
+            updated     REAL NOT NULL         -- epoch seconds
+        );
+    """),
+    Migration(4, "play log", """
+        CREATE TABLE plays (
+            key          TEXT NOT NULL,       -- occurrence: announcement + slot, or ad-hoc id
+            speaker      TEXT NOT NULL,       -- speaker id
+            announcement TEXT NOT NULL,
+            source       TEXT NOT NULL,       -- schedule | say | announce
+            priority     TEXT NOT NULL,       -- routine | important | emergency
+            due          REAL NOT NULL,       -- epoch seconds of the slot
+            grace_s      REAL NOT NULL,
+            request      TEXT NOT NULL,       -- JSON: text, clip, volume, repeat (to resume queued)
+            state        TEXT NOT NULL,       -- queued, dispatched, played, interrupted, missed, failed
+            confirmation TEXT NOT NULL DEFAULT '', -- played: confirmed | inferred
+            reason       TEXT NOT NULL DEFAULT '', -- English message id (translated when shown)
+            detail       TEXT NOT NULL DEFAULT '', -- evidence: what the speaker said, the error
+            command_id   TEXT NOT NULL DEFAULT '',
+            clip_sha256  TEXT NOT NULL DEFAULT '',
+            duration_s   REAL,
+            volume       INTEGER,
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            queued_at    REAL NOT NULL,
+            dispatched_at REAL,
+            started_at   REAL,
+            ended_at     REAL,
+            PRIMARY KEY (key, speaker)
+        );
+        CREATE INDEX plays_due ON plays (due);
+        CREATE INDEX plays_state ON plays (state);
+    """),
+    Migration(5, "alerts, their notification outbox, silences", """
+        CREATE TABLE alerts (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            key         TEXT NOT NULL,        -- alert kind + post/port or speaker: dedup while open
+            kind        TEXT NOT NULL,        -- e.g. overcurrent, post_offline, broker_unreachable
+            severity    TEXT NOT NULL,        -- critical | warning | info
+            state       TEXT NOT NULL,        -- firing | acknowledged | resolved
+            subject     TEXT NOT NULL DEFAULT '',
+            post        TEXT NOT NULL DEFAULT '',
+            port        INTEGER,
+            speaker     TEXT NOT NULL DEFAULT '',
+            area        TEXT NOT NULL DEFAULT '',
+            first_ts    REAL NOT NULL,        -- epoch seconds of the first event
+            last_ts     REAL NOT NULL,        -- epoch seconds of the newest event
+            count       INTEGER NOT NULL DEFAULT 1, -- events folded into this alert
+            detail      TEXT NOT NULL,        -- JSON: evidence and what the daemon did
+            held        TEXT NOT NULL DEFAULT '', -- '' | silenced | inhibited: nobody paged now
+            level       INTEGER NOT NULL DEFAULT -1, -- escalation step reached (-1 = none yet)
+            level_ts    REAL,                 -- when the escalation clock started
+            next_ts     REAL,                 -- next repeat/escalation due (NULL = none)
+            seq         INTEGER NOT NULL DEFAULT 0, -- newest message sequence number
+            acked_by    TEXT NOT NULL DEFAULT '',
+            acked_ts    REAL,
+            ack_note    TEXT NOT NULL DEFAULT '',
+            resolved_ts REAL,
+            resolved_by TEXT NOT NULL DEFAULT ''
+        );
+        CREATE UNIQUE INDEX alerts_open_key ON alerts (key) WHERE state != 'resolved';
+        CREATE INDEX alerts_state ON alerts (state);
+        CREATE TABLE alert_log (
+            id       INTEGER PRIMARY KEY AUTOINCREMENT,
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            ts       REAL NOT NULL,
+            what     TEXT NOT NULL,           -- raised, repeated, updated, escalated, acked, resolved …
+            by       TEXT NOT NULL DEFAULT '',
+            detail   TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX alert_log_alert ON alert_log (alert_id);
+        CREATE TABLE notifications (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            alert_id   INTEGER NOT NULL REFERENCES alerts (id),
+            seq        INTEGER NOT NULL,      -- message number within the alert (dedup key with id)
+            recipient  TEXT NOT NULL,         -- worker id, or 'mqtt'
+            channel    TEXT NOT NULL,         -- 'mqtt' or '<worker>:<index of the Apprise URL>'
+            purpose    TEXT NOT NULL,         -- firing, repeat, escalation, update, ack, all_clear,
+                                              -- record, clear
+            title      TEXT NOT NULL DEFAULT '',
+            body       TEXT NOT NULL DEFAULT '',
+            retain     INTEGER NOT NULL DEFAULT 0,
+            state      TEXT NOT NULL,         -- pending, held, sent, failed, suppressed
+            attempts   INTEGER NOT NULL DEFAULT 0,
+            created_ts REAL NOT NULL,
+            next_try_ts REAL NOT NULL,
+            sent_ts    REAL,
+            last_error TEXT NOT NULL DEFAULT '',
+            UNIQUE (alert_id, seq, channel)
+        );
+        CREATE INDEX notifications_state ON notifications (state, next_try_ts);
+        CREATE INDEX notifications_alert ON notifications (alert_id);
+        CREATE TABLE silences (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            scope      TEXT NOT NULL,         -- post | area
+            target     TEXT NOT NULL,         -- post id or area name
+            start_ts   REAL NOT NULL,
+            end_ts     REAL NOT NULL,
+            by         TEXT NOT NULL DEFAULT '',
+            reason     TEXT NOT NULL DEFAULT '',
+            ended_ts   REAL                   -- set once the daemon released what it held
+        );
+    """),
 )
 
 
@@ -118,23 +224,35 @@ class Store:
         return self._db
 
     def _migrate(self) -> None:
-        newest = max((m.version for m in self._migrations), default=0)
-        current = self.version
-        if current > newest:
-            msg = (f"the database {self.path} has schema version {current}, newer than this "
-                   f"gridedge knows ({newest}); upgrade gridedge or restore a matching backup")
+        # Applied versions are recorded one by one, so a migration numbered below one already
+        # applied (modules developed side by side) still runs; user_version mirrors the newest.
+        db = self._conn()
+        with self._lock:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                       " name TEXT NOT NULL, applied REAL NOT NULL)")
+        applied = {int(r[0]) for r in self.query("SELECT version FROM schema_migrations")}
+        known = {m.version for m in self._migrations}
+        unknown = sorted(applied - known)
+        if unknown:
+            msg = (f"the database {self.path} has schema version {unknown[-1]}, newer than this "
+                   f"gridedge knows ({max(known, default=0)}); upgrade gridedge or restore a "
+                   "matching backup")
             raise StoreError(msg)
         for migration in sorted(self._migrations, key=lambda m: m.version):
-            if migration.version <= current:
+            if migration.version in applied:
                 continue
             try:
-                with self.transaction() as db:
+                with self.transaction() as tx:
                     for statement in _statements(migration.sql):
-                        db.execute(statement)
-                    db.execute(f"PRAGMA user_version = {int(migration.version)}")
+                        tx.execute(statement)
+                    tx.execute("INSERT INTO schema_migrations (version, name, applied) "
+                               "VALUES (?, ?, ?)", (migration.version, migration.name, time.time()))
+                    newest = max(applied | {migration.version})
+                    tx.execute(f"PRAGMA user_version = {int(newest)}")
             except sqlite3.Error as err:
                 msg = f"database migration {migration.version} ({migration.name}) failed: {err}"
                 raise StoreError(msg) from err
+            applied.add(migration.version)
             logger.info("database migrated to version %d (%s)", migration.version, migration.name)
 
     # -- access --------------------------------------------------------------------------------

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from edge.config.base import DeviceId, PostProfileRef, PostRef, SpeakerProfileRef, SpeakerRef, StrictModel
+from edge.config.base import DeviceId, PostProfileRef, PostRef, SpeakerProfileRef, SpeakerRef, StrictModel, fail
+from edge.posts.settings import LimitsConfig, port_block_problems
 
 __all__ = ["AreaConfig", "PostConfig", "PostsConfig", "SpeakerConfig", "SpeakersConfig"]
 
@@ -49,6 +50,17 @@ class PostConfig(StrictModel):
     offline_after_s: int = Field(default=180, ge=10, le=86400,
                                  description="no telemetry for this long = post offline, seconds")
     enabled: bool = Field(default=True, description="false = keep in config but do not watch")
+    limits: LimitsConfig | None = Field(default=None, description="protection limits of this post "
+                                        "over the profile's defaults")
+    port_limits: dict[int, LimitsConfig] = Field(default_factory=dict, description="port number "
+                                                 "(from 1) → protection limits of that port")
+
+    @model_validator(mode="after")
+    def _port_limits_fit(self) -> PostConfig:
+        """Port limits name ports the post has, and only settings of one port."""
+        for at, msgid, args in port_block_problems(self.port_limits, self.ports):
+            raise fail(msgid, at=("port_limits", *at), **args)
+        return self
 
 
 class PostsConfig(StrictModel):

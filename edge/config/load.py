@@ -159,6 +159,8 @@ def _reference_context(located: Located, profiles: ProfileRegistry,
                 continue
             names[name] = str(device_id)
         context[section] = names
+    areas = located.data.get("areas") if isinstance(located.data, dict) else None
+    context["areas"] = {str(name): str(name) for name in areas} if isinstance(areas, dict) else {}
     return context
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 
 from edge.config.audio import AudioConfig
 from edge.config.base import StrictModel
+from edge.config.bridge import BridgeConfig
 from edge.config.devices import AreaConfig, PostsConfig, SpeakersConfig
 from edge.config.http import HttpConfig
 from edge.config.mqtt import MqttConfig
-from edge.config.sections import AlertsConfig, SchedulesConfig
+from edge.config.alerts import AlertsConfig, check_alert_references
+from edge.config.sections import SchedulesConfig
 from edge.config.site import SiteConfig
 from edge.config.storage import LoggingConfig, StorageConfig
 
@@ -33,8 +35,22 @@ class GridedgeConfig(StrictModel):
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig,
                                        description="announcement schedule files")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="alerting")
+    bridge: BridgeConfig | None = Field(default=None, description="serial RS-485 posts for "
+                                        "`gridedge bridge`; absent = no bridge")
 
     _base_dir: Path = PrivateAttr(default=Path())
+
+    @field_validator("alerts")
+    @classmethod
+    def _alert_references(cls, alerts: AlertsConfig, info: ValidationInfo) -> AlertsConfig:
+        """Areas and workers the roster names must exist.
+
+        Area names come from the YAML as written (the loader's context), so a mistake inside
+        one area does not make every roster line that names it an error too.
+        """
+        areas = (info.context or {}).get("areas")
+        check_alert_references(alerts, areas if areas is not None else info.data.get("areas") or {})
+        return alerts
 
     @property
     def base_dir(self) -> Path:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from edge.config.alerts import AlertsConfig  # re-exported: the section lives in alerts.py
 from edge.config.base import StrictModel
 
 __all__ = ["AlertsConfig", "SchedulesConfig"]
@@ -21,9 +22,3 @@ class SchedulesConfig(StrictModel):
                            "(daemon or speaker down) may still play late; later it is missed")
     render_ahead_s: float = Field(default=600.0, ge=0, le=86400, description="seconds before its "
                                   "slot a clip is rendered")
-
-
-class AlertsConfig(StrictModel):
-    """Alerting of grid workers (roster, escalation, channels) — filled in by the alerts module."""
-
-    enabled: bool = Field(default=True, description="false = log alerts only, notify nobody")

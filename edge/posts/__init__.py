@@ -4,6 +4,9 @@
 re-cuts and sensor faults out. See ``edge.posts.protection`` for how the daemon drives it.
 """
 
+# edge.config imports this package's settings module (limits on PostConfig); importing the config
+# package first keeps that cycle harmless whichever of the two is imported first.
+import edge.config  # noqa: F401
 from edge.posts.protection import (
     Curve,
     CurveConstants,

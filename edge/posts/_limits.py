@@ -7,6 +7,12 @@ from dataclasses import dataclass, fields
 
 from edge.posts._curves import CURVE_CONSTANTS, Curve, ResetMode
 
+# --- Plausibility of readings (beyond these a reading is a sensor fault, never a value) ---
+MAX_CURRENT_A = 100.0  # a 16 A post branch; a short is cleared by the MCB within 0.1 s
+MAX_POWER_W = 25_000.0
+MIN_TEMP_C = -55.0  # the range of common NTC/DS18B20 probes, widened upward for a fire
+MAX_TEMP_C = 300.0
+
 # --- Defaults for settings a profile usually leaves alone ---
 DEFAULT_OVERPOWER_DELAY_S = 10.0
 DEFAULT_OVERTEMP_DELAY_S = 5.0

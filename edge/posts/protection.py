@@ -25,7 +25,15 @@ from pydantic import TypeAdapter, ValidationError
 from edge.posts._curves import Curve, CurveConstants, ResetMode, operate_time
 from edge.posts._elements import Held, PortState, PostState
 from edge.posts._engine import NOT_MEASURED, Engine, Measured
-from edge.posts._limits import PortLimits, PostLimits
+from edge.posts._fast import FAST_MARGIN, FastBounds, is_quiet, observe_fast
+from edge.posts._limits import (
+    MAX_CURRENT_A,
+    MAX_POWER_W,
+    MAX_TEMP_C,
+    MIN_TEMP_C,
+    PortLimits,
+    PostLimits,
+)
 from edge.posts._records import (
     Decision,
     Latch,
@@ -75,12 +83,6 @@ LOAD_PRESENT_A = 0.1
 RECUT_RETRY_S = 10.0
 """A latched port still on this long after its cut, never seen off, is cut again."""
 
-# --- Plausibility of readings (beyond these a reading is a sensor fault, never a value) ---
-MAX_CURRENT_A = 100.0  # a 16 A post branch; a short is cleared by the MCB within 0.1 s
-MAX_POWER_W = 25_000.0
-MIN_TEMP_C = -55.0  # the range of common NTC/DS18B20 probes, widened upward for a fire
-MAX_TEMP_C = 300.0
-
 _STATE = TypeAdapter(PostState)
 
 
@@ -100,6 +102,12 @@ class PostProtection:
         self._post = post_id
         self._engine = Engine(post_id, post_limits, dict(port_limits))
         self._counts: Counter[str] = Counter()
+        self._fast = {p: FastBounds.of(lim) for p, lim in port_limits.items()}
+        total = post_limits.total_current_a
+        self._total_fast = math.inf if total is None else FAST_MARGIN * total
+        temp = post_limits.overtemp_c
+        self._post_temp_fast = MAX_TEMP_C if temp is None else min(MAX_TEMP_C, FAST_MARGIN * temp)
+        self._quiet = True
 
     @property
     def post_id(self) -> str:
@@ -152,6 +160,25 @@ class PostProtection:
             is on, and a sensor fault per implausible value.
         """
         st = self._engine.state.ports.get(port)
+        if (self._quiet and st is not None and st.latch is None and not fault
+                and observe_fast(self._engine.state, st, self._fast[port], self._total_fast,
+                                 ts, (current_a, power_w, temp_c))):
+            self._counts["accepted"] += 1
+            return []
+        try:
+            return self._observe(st, ts, port, current_a, power_w, temp_c, on, fault)
+        finally:
+            self._quiet = is_quiet(self._engine.state, self._fast, self._post_temp_fast, self._total_fast)
+
+    @property
+    def quiet(self) -> bool:
+        """True while no element is timing: readings far below every setting take a fast path."""
+        return self._quiet
+
+    def _observe(
+        self, st: PortState | None, ts: float, port: int, current_a: float | None,
+        power_w: float | None, temp_c: float | None, on: bool | None, fault: str | None,
+    ) -> list[Decision]:
         if not math.isfinite(ts) or st is None:
             self._counts["bad_timestamp" if st is not None else "unknown_port"] += 1
             return []
@@ -193,6 +220,23 @@ class PostProtection:
         Port currents for the post total come from ``observe()``.
         """
         s = self._engine.state
+        if (self._quiet and not fault and math.isfinite(ts)
+                and (s.last_ts is None or ts > s.last_ts)
+                and (temp_c is None or MIN_TEMP_C <= temp_c < self._post_temp_fast)):
+            # Nothing is timing and nothing can pick up: what advance() would do, minus the work.
+            s.last_ts = ts
+            if temp_c is not None:
+                s.temp = Held(float(temp_c), ts)
+            if s.cursor is None or ts > s.cursor:
+                s.cursor = ts
+            return []
+        try:
+            return self._observe_post(ts, temp_c, fault)
+        finally:
+            self._quiet = is_quiet(self._engine.state, self._fast, self._post_temp_fast, self._total_fast)
+
+    def _observe_post(self, ts: float, temp_c: float | None, fault: str | None) -> list[Decision]:
+        s = self._engine.state
         if not math.isfinite(ts) or (s.last_ts is not None and ts <= s.last_ts):
             self._counts[
                 "post_duplicate_or_out_of_order" if math.isfinite(ts) else "bad_timestamp"
@@ -221,7 +265,10 @@ class PostProtection:
         s = self._engine.state
         if not math.isfinite(ts) or (s.cursor is not None and ts < s.cursor):
             return []
-        return self._engine.advance(ts)
+        try:
+            return self._engine.advance(ts)
+        finally:
+            self._quiet = is_quiet(self._engine.state, self._fast, self._post_temp_fast, self._total_fast)
 
     def next_deadline(self) -> float | None:
         """Return when ``advance()`` should next be called, or None if nothing is timing.
@@ -255,6 +302,7 @@ class PostProtection:
         st.cut_at = None
         st.seen_off_since_cut = False
         st.clear_elements()
+        self._quiet = is_quiet(self._engine.state, self._fast, self._post_temp_fast, self._total_fast)
         return record
 
     def snapshot(self) -> dict[str, Any]:
@@ -288,6 +336,7 @@ class PostProtection:
             raise SnapshotError(msg)
         state.ports = {p: state.ports.get(p, PortState()) for p in self._engine.port_limits}
         self._engine.state = state
+        self._quiet = is_quiet(self._engine.state, self._fast, self._post_temp_fast, self._total_fast)
 
     # --- internals ---
 

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import StrictModel, closest, fail
 from edge.i18n import N_
+from edge.posts.settings import LimitsConfig
 from edge.profiles.canonical import PORT_KEYS, POST_KEYS, SPEAKER_KEYS, TEMPLATE_VARS
 from edge.profiles.transforms import DERIVATIONS, TRANSFORMS
 
@@ -289,6 +290,8 @@ class Profile(StrictModel):
     messages: list[MessageSpec] = Field(default_factory=list, description="inbound topics")
     commands: dict[str, CommandSpec] = Field(default_factory=dict, description="outbound commands")
     derive: list[str] = Field(default_factory=list, description="derived canonical values")
+    limits: LimitsConfig = Field(default_factory=LimitsConfig, description="posts: default "
+                                 "protection limits of this model (config.yaml may override)")
     audio: AudioSpec | None = Field(default=None, description="speakers: the audio they take")
     capabilities: list[SpeakerCapability] = Field(default_factory=list,
                                                   description="speakers: what they can do")

@@ -21,10 +21,16 @@ class Probe:
         self.messages: list[tuple[str, str, bool]] = []
         self._cond = threading.Condition()
         self._client = paho.Client(CallbackAPIVersion.VERSION2)
+        self._subscribed = threading.Event()
         self._client.on_message = self._on_message
         self._client.on_connect = lambda c, *_: c.subscribe(topic_filter, 1)
+        self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.connect(broker.host, broker.port)
         self._client.loop_start()
+        # Only a subscription the broker has confirmed is sure to see what is published next.
+        if not self._subscribed.wait(15):
+            msg = f"the broker did not confirm the subscription to {topic_filter}"
+            raise TimeoutError(msg)
 
     def _on_message(self, _c: paho.Client, _u: object, msg: paho.MQTTMessage) -> None:
         with self._cond:

@@ -77,3 +77,18 @@ def test_unwritable_data_directory_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StoreError, match="cannot open the database"):
         Store(blocker / "data").open()
+
+
+def test_migration_numbered_below_an_applied_one_still_runs(tmp_path: Path) -> None:
+    """Test that a migration landing after a higher-numbered one (parallel work) is applied."""
+    base = tuple(m for m in MIGRATIONS if m.version <= 2)
+    store = Store(tmp_path, (*base, Migration(20, "later number first", "CREATE TABLE b (x);")))
+    store.open()
+    store.close()
+    both = Store(tmp_path, (*base, Migration(10, "lower number later", "CREATE TABLE a (x);"),
+                            Migration(20, "later number first", "CREATE TABLE b (x);")))
+    both.open()
+    names = {r["name"] for r in both.query("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"a", "b"} <= names
+    assert both.version == 20
+    both.close()

@@ -1,0 +1,249 @@
+"""The daemon's post monitoring: one PostMonitor per enabled post, their topics, state, persistence, resets.
+
+``create(app)`` is listed in ``edge.app.COMPONENT_MODULES``. Other components reach it through
+``app.service("posts")``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from edge.config import ConfigError, Problem
+from edge.events import Event, Severity
+from edge.posts import persist
+from edge.posts.const import (
+    EV_RESET,
+    OFFLINE_CHECK_S,
+    PERSIST_EVERY_S,
+    STATE_MIN_INTERVAL_S,
+)
+from edge.posts.monitor import PostMonitor
+from edge.posts.protection import NotLatchedError, UnknownPortError
+from edge.posts.settings import resolve
+from edge.posts.state import build_state, open_events, restore
+
+if TYPE_CHECKING:
+    from edge.app import App
+    from edge.mqtt import Message
+    from edge.posts.decoding import FastDecoder
+
+__all__ = ["PostsComponent", "create"]
+
+logger = logging.getLogger(__name__)
+
+
+def create(app: App) -> PostsComponent:
+    """Build the component (nothing starts until ``start()``)."""
+    component = PostsComponent(app)
+    app.provide("posts", component)
+    return component
+
+
+class PostsComponent:
+    """Watches every enabled post of the site.
+
+    Args:
+        app: The daemon (config, profiles, MQTT, events, store).
+    """
+
+    def __init__(self, app: App) -> None:
+        """Store the app; monitors are built in ``start()``."""
+        self.app = app
+        self.root = app.topics.root
+        self.site = app.topics.site
+        self.tz = app.config.site.tz
+        self.monitors: dict[str, PostMonitor] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Build monitors, restore saved protection state and subscribe to every post's topics."""
+        problems: list[Problem] = []
+        for post_id, cfg in self.app.config.posts.devices.items():
+            if not cfg.enabled:
+                continue
+            profile = self.app.profiles.get(cfg.profile)
+            try:
+                limits = resolve(profile.limits, cfg.limits, cfg.port_limits, cfg.ports)
+            except ValueError as err:
+                problems.append(Problem("config.yaml", 0, f"posts.devices.{post_id}.limits",
+                                        "these limits do not fit together: {detail}",
+                                        {"detail": str(err)}))
+                continue
+            self.monitors[post_id] = PostMonitor(post_id, cfg, profile, limits, self)
+        if problems:
+            raise ConfigError(problems)
+        resend = self._restore()
+        mqtt = self.app.mqtt
+        for monitor in self.monitors.values():
+            for decoder in monitor.decoders:
+                mqtt.subscribe(_whole_levels(decoder.binding.topic_filter),
+                               _handler(monitor, decoder))
+            mqtt.subscribe(self.app.topics.post_reset(monitor.post_id),
+                           self._reset_handler(monitor), command=True)
+        self._tasks = [asyncio.create_task(self._after_connect(resend), name="posts-connect"),
+                       asyncio.create_task(self._housekeeping(), name="posts-housekeeping")]
+        logger.info("watching %d charging posts", len(self.monitors))
+
+    async def stop(self) -> None:
+        """Stop timers and save every post's state."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for monitor in self.monitors.values():
+            monitor.stop()
+            self._save(monitor)
+
+    def _restore(self) -> dict[str, list[int]]:
+        saved = persist.load_all(self.app.store)
+        resend: dict[str, list[int]] = {}
+        for post_id, (snapshot, events) in saved.items():
+            monitor = self.monitors.get(post_id)
+            if monitor is not None:
+                resend[post_id] = restore(monitor, snapshot, events)
+                if monitor.protection.latches:
+                    logger.info("post %s: ports %s are still latched from before the restart",
+                                post_id, sorted(monitor.protection.latches))
+        return resend
+
+    async def _after_connect(self, resend: dict[str, list[int]]) -> None:
+        await self.app.mqtt.wait_connected()
+        for post_id, ports in resend.items():
+            for port in ports:
+                self.monitors[post_id].cutoffs.cut(port, "resend_after_restart")
+        for monitor in self.monitors.values():
+            self._publish_state(monitor)
+
+    async def _housekeeping(self) -> None:
+        last_persist = time.monotonic()
+        while True:
+            await asyncio.sleep(min(OFFLINE_CHECK_S, STATE_MIN_INTERVAL_S))
+            now = time.monotonic()
+            for monitor in self.monitors.values():
+                monitor.check_silence(now)
+                if monitor.state_dirty:
+                    self._publish_state(monitor)
+            if now - last_persist >= PERSIST_EVERY_S:
+                last_persist = now
+                due = [m for m in self.monitors.values() if m.save_due]
+                for monitor in due:
+                    monitor.save_due = False
+                    rows = (monitor.post_id, monitor.protection.snapshot(), open_events(monitor))
+                    await asyncio.to_thread(persist.save, self.app.store, *rows)
+
+    # -- the hub interface used by monitors ----------------------------------------------------
+
+    def emit(self, event: Event) -> None:
+        """Send an event to the bus, once the command that caused it is on the wire.
+
+        Emitting writes the audit log and lets the alert manager write its outbox (SQLite
+        fsyncs): done inline, that would hold a cut-off command in the send queue for
+        milliseconds. Deferred with call_soon, it runs right after the MQTT client has written
+        what this message's handler published.
+        """
+        asyncio.get_running_loop().call_soon(self.app.events.emit, event)
+
+    def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        """Publish a device command (never retained)."""
+        self.app.mqtt.publish(topic, payload, qos=qos)
+
+    def changed(self, monitor: PostMonitor, *, urgent: bool) -> None:
+        """Protection state changed: save it if needed, then publish the state now."""
+        if urgent:
+            # Same reason as emit(): the latch is saved right after the command is written.
+            asyncio.get_running_loop().call_soon(self._save_and_publish, monitor)
+        else:
+            monitor.state_dirty = True
+
+    def _save_and_publish(self, monitor: PostMonitor) -> None:
+        if monitor.dirty:
+            self._save(monitor)
+        self._publish_state(monitor)
+
+    def _save(self, monitor: PostMonitor) -> None:
+        try:
+            persist.save(self.app.store, monitor.post_id, monitor.protection.snapshot(),
+                         open_events(monitor))
+            monitor.dirty = False
+        except Exception:
+            logger.exception("post %s: saving protection state failed", monitor.post_id)
+
+    def _publish_state(self, monitor: PostMonitor) -> None:
+        monitor.state_dirty = False
+        payload = json.dumps(build_state(monitor), ensure_ascii=False, allow_nan=False)
+        self.app.mqtt.publish(self.app.topics.post_state(monitor.post_id), payload, qos=1,
+                              retain=True)
+
+    # -- staff reset ---------------------------------------------------------------------------
+
+    def reset(self, post_id: str, port: int, by: str, request_id: str = "") -> dict[str, Any]:
+        """Release a latched port; returns the result also published as ``last_command``."""
+        monitor = self.monitors.get(post_id)
+        if monitor is None:
+            return {"id": request_id, "action": "reset", "ok": False, "error": "unknown_post"}
+        result: dict[str, Any] = {"id": request_id, "action": "reset", "port": port, "by": by,
+                                  "at": time.time(), "ok": False}
+        try:
+            record = monitor.protection.reset(port, monitor.now(), by)
+        except UnknownPortError:
+            result["error"] = "unknown_port"
+        except NotLatchedError:
+            result["error"] = "not_latched"
+        except ValueError:
+            result["error"] = "no_worker"
+        else:
+            result["ok"] = True
+            result["latch"] = {"cause": str(record.latch.cause), "at": record.latch.at}
+            monitor.cutoffs.forget(port)
+            monitor.dirty = True
+            self.emit(Event(EV_RESET, f"{post_id}/{port}", Severity.INFO,
+                            monitor.detail(**record.to_dict(), request_id=request_id)))
+        monitor.last_command = result
+        self.changed(monitor, urgent=True)
+        return result
+
+    def _reset_handler(self, monitor: PostMonitor):
+        def handle(msg: Message) -> None:
+            try:
+                request = json.loads(msg.payload)
+                port, by = request["port"], request["by"]
+                request_id = str(request.get("id", ""))
+                if type(port) is not int or not isinstance(by, str):
+                    raise TypeError
+            except (ValueError, KeyError, TypeError):
+                monitor.rejections.add("bad_reset_command", repr(msg.payload[:80]))
+                monitor.last_command = {"action": "reset", "ok": False, "error": "bad_request",
+                                        "at": time.time()}
+                self.changed(monitor, urgent=True)
+                return
+            self.reset(monitor.post_id, port, by, request_id)
+
+        return handle
+
+
+def _whole_levels(topic_filter: str) -> str:
+    """``POWER+`` and ``switch:+`` are not valid MQTT filters: widen such a level to ``+``.
+
+    ``codec.bind`` puts ``+`` where ``{port}`` was, inside a level for Tasmota and Shelly; the
+    binding's own pattern still picks the exact topics out of the wider subscription.
+    """
+    return "/".join("+" if "+" in level else level for level in topic_filter.split("/"))
+
+
+def _handler(monitor: PostMonitor, decoder: FastDecoder):
+    on_message = monitor.on_message
+
+    def handle(msg: Message) -> None:
+        on_message(decoder, msg)
+        monitor.state_dirty = True
+
+    return handle

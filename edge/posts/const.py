@@ -1,0 +1,67 @@
+"""Constants of post monitoring: plausibility bounds, timing tunables, state and event names."""
+
+from __future__ import annotations
+
+from edge.posts._limits import MAX_CURRENT_A, MAX_POWER_W, MAX_TEMP_C, MIN_TEMP_C
+
+__all__ = [
+    "CONFIRM_CURRENT_A",
+    "LOG_REJECTIONS_EVERY_S",
+    "MAX_CURRENT_A",
+    "MAX_ENERGY_KWH",
+    "MAX_POWER_W",
+    "MAX_TEMP_C",
+    "MAX_TEXT",
+    "MAX_VOLTAGE_V",
+    "MIN_TEMP_C",
+]
+
+# --- Plausibility (beyond these a value is a sensor fault, never a reading) ---
+MAX_VOLTAGE_V = 400.0  # 220 V mains; 400 V would be a lost neutral on a 3-phase feed
+MAX_ENERGY_KWH = 10_000_000.0
+MAX_TEXT = 64
+"""Longest status or fault text taken from a device."""
+
+# --- Sensor faults ---
+SENSOR_FAULT_AFTER = 3
+"""Consecutive rejected readings of a port (or unreadable messages of a post) = a sensor fault."""
+LOG_REJECTIONS_EVERY_S = 60.0
+
+# --- Cut-off ---
+CONFIRM_CURRENT_A = 0.1
+"""At or below this a cut port counts as off (meters read a few mA of noise)."""
+
+# --- Clock ---
+MAX_CLOCK_SKEW_S = 24 * 3600.0
+"""A device timestamp further than this from the arrival time is not believed."""
+
+# --- Timing of the daemon's own work (not staff settings) ---
+STATE_MIN_INTERVAL_S = 1.0
+"""Changed readings are published at most this often per post; protection changes at once."""
+PERSIST_EVERY_S = 10.0
+"""Protection state of a post that changed is saved this often (and at every trip and reset)."""
+OFFLINE_CHECK_S = 1.0
+
+# --- MQTT commands ---
+RESET_TIMEOUT_S = 10.0
+"""How long ``gridedge posts reset`` waits for the daemon's answer."""
+STATUS_WAIT_S = 1.5
+"""How long ``gridedge posts status`` collects the retained states."""
+
+# --- Event kinds (foundation.md) ---
+EV_TRIP = "post.trip"
+EV_RECUT = "post.recut"
+EV_CONFIRMED = "post.cutoff_confirmed"
+EV_FAILED = "post.cutoff_failed"
+EV_OFFLINE = "post.offline"
+EV_ONLINE = "post.online"
+EV_SENSOR = "post.sensor_fault"
+EV_RESET = "post.reset"
+
+# --- Port states as published in posts/<post>/state ---
+PORT_NORMAL = "normal"
+PORT_PICKUP = "overload"  # an element is timing
+PORT_CUTTING = "cutting"  # latched, cut-off sent, not confirmed yet
+PORT_CUT = "cut_off"  # latched, telemetry confirmed the port is off
+PORT_CUT_FAILED = "cutoff_failed"  # latched, retries exhausted and still not confirmed
+PORT_LATCHED = "latched"  # latched, restored after a restart, no telemetry since

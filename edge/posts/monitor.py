@@ -1,0 +1,399 @@
+"""One post, watched: its messages decoded and checked, its protection driven, its decisions acted on.
+
+Runs on the asyncio loop (MQTT handlers are called there). The hot path for an ordinary reading
+is: compiled decode, plausibility check, the protection core's fast path, a dict update. SQLite,
+state JSON and events happen only when something changes that staff care about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Protocol
+
+from edge.events import Event, Severity
+from edge.posts.actions import Cutoff, CutoffTracker
+from edge.posts.const import (
+    EV_CONFIRMED,
+    EV_FAILED,
+    EV_OFFLINE,
+    EV_ONLINE,
+    EV_RECUT,
+    EV_SENSOR,
+    EV_TRIP,
+    MAX_CLOCK_SKEW_S,
+    SENSOR_FAULT_AFTER,
+)
+from edge.posts.decoding import FastDecoder
+from edge.posts.protection import PostProtection, Recut, RecutReason, SensorFault, Trip
+from edge.posts.validate import Rejections, check_port, check_post
+from edge.profiles.codec import Decoded, DecodeError, bind
+from edge.profiles.model import MessageFormat, PortsMode
+from edge.profiles.transforms import DERIVATIONS
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from edge.config import PostConfig
+    from edge.mqtt import Message
+    from edge.posts.protection import Decision
+    from edge.posts.settings import EffectiveLimits
+    from edge.profiles.model import Profile
+
+__all__ = ["Hub", "PostMonitor"]
+
+logger = logging.getLogger(__name__)
+
+
+class Hub(Protocol):
+    """What a monitor needs from the component that owns it."""
+
+    root: str
+    site: str
+    tz: ZoneInfo
+
+    def emit(self, event: Event) -> None:
+        """Send an event to the bus."""
+
+    def publish(self, topic: str, payload: bytes, qos: int) -> None:
+        """Publish a command."""
+
+    def changed(self, monitor: PostMonitor, *, urgent: bool) -> None:
+        """The post's state changed: publish it (now if urgent) and persist if urgent."""
+
+
+def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
+    """Deep-merge a partial status into the last full one (Shelly NotifyStatus)."""
+    for key, value in update.items():
+        old = into.get(key)
+        if type(old) is dict and type(value) is dict:
+            _merge(old, value)
+        else:
+            into[key] = value
+
+
+class PostMonitor:
+    """Telemetry in, protection decisions out, for one post.
+
+    Args:
+        post_id: The post's id.
+        config: Its settings from config.yaml.
+        profile: Its device profile.
+        limits: The protection settings in force.
+        hub: The component: events, publishing, state.
+    """
+
+    def __init__(self, post_id: str, config: PostConfig, profile: Profile,
+                 limits: EffectiveLimits, hub: Hub) -> None:
+        """Build the decoders and the protection state (nothing is subscribed yet)."""
+        self.post_id = post_id
+        self.config = config
+        self.profile = profile
+        self.limits = limits
+        self.hub = hub
+        self.protection = PostProtection(post_id, limits.post, limits.ports)
+        device = config.topic_id or post_id
+        self.decoders = [FastDecoder(profile, b, hub.tz)
+                         for b in bind(profile, device, root=hub.root, site=hub.site)]
+        # Full statuses are kept per port only where a partial update will be merged into them.
+        self._keep_raw = any(d.merge for d in self.decoders)
+        self._raw: dict[int, dict[str, Any]] = {}
+        self._derive = [DERIVATIONS[name] for name in profile.derive]
+        self.rejections = Rejections(post_id)
+        self.dropped: Counter[str] = Counter()
+        self.cutoffs = CutoffTracker(self._send_cutoff, limits.cutoff_confirm_s,
+                                     limits.cutoff_retries, on_confirmed=self._confirmed,
+                                     on_failed=self._failed)
+        self.readings: dict[int, dict[str, Any]] = {p: {} for p in limits.ports}
+        self.derived: set[int] = set()
+        self.voltage_v: float | None = None
+        self.post_reading: dict[str, Any] = {}
+        self.offset = 0.0  # device clock minus wall clock, from the last timestamped message
+        self.online: bool | None = None
+        self.offline_since: float | None = None
+        self.last_seen = time.monotonic()
+        self.last_ts: dict[int, float] = {}
+        self._streak: Counter[str] = Counter()
+        self.sensor_faults: dict[str, dict[str, Any]] = {}
+        self.last_command: dict[str, Any] | None = None
+        self.dirty = False  # a trip, reset or open event not saved yet: save at once
+        self.save_due = False  # accumulators moved: save with the next periodic save
+        self.state_dirty = False  # readings changed since the state was last published
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.nan
+
+    # -- identity ------------------------------------------------------------------------------
+
+    def detail(self, **more: Any) -> dict[str, Any]:
+        """Event detail with the human names an alert needs."""
+        return {"post": self.post_id, "name": self.config.name,
+                "location": self.config.location, "profile": self.profile.id, **more}
+
+    def now(self) -> float:
+        """The post's clock now (device time when it stamps its readings)."""
+        return time.time() + self.offset
+
+    # -- ingest --------------------------------------------------------------------------------
+
+    def on_message(self, decoder: FastDecoder, msg: Message) -> None:
+        """Handle one message on one of the post's topics."""
+        try:
+            decoded = self._decode(decoder, msg)
+        except DecodeError as err:
+            self._reject_message(err.reason, msg.payload[:80])
+            return
+        if decoded is None:
+            return
+        self.last_seen = time.monotonic()
+        if self._streak["post"]:
+            self._streak["post"] = 0
+            self._clear_fault("post")
+        if decoded.availability is not None:
+            self._availability(decoded.availability, "lwt")
+            return
+        if self.online is not True:
+            self._availability(True, "telemetry")
+        ts = self._timestamp(decoded.ts, msg.received_at)
+        for problem in decoded.problems:
+            self.rejections.add("bad_value", problem)
+        decisions: list[Decision] = []
+        if decoded.post:
+            decisions += self._post_values(ts, decoded.post)
+        for port, values in decoded.ports.items():
+            decisions += self._port_values(ts, port, values)
+        if decisions:
+            self._act(decisions)
+        if not self.protection.quiet or self._timer is not None:
+            self.save_due = True
+            self._schedule()
+
+    def _decode(self, decoder: FastDecoder, msg: Message) -> Decoded | None:
+        if not self._keep_raw or not decoder.fast:
+            return decoder.decode(msg.topic, msg.payload)
+        spec = decoder.binding.spec
+        if spec.format is not MessageFormat.JSON or spec.availability is not None:
+            return decoder.decode(msg.topic, msg.payload)
+        found = decoder.raw(msg.topic, msg.payload)
+        if found is None:
+            return None
+        match, data = found
+        ports = spec.ports
+        if decoder.merge and ports is not None and ports.mode is PortsMode.KEYS and \
+                type(data) is dict:
+            # NotifyStatus carries only what changed: merge it into the last full status.
+            params = data.get(ports.path) if ports.path != "@" else data
+            if type(params) is dict and decoder.key_regex is not None:
+                if not decoder.accepts(data):
+                    return None
+                for key, item in list(params.items()):
+                    if type(item) is not dict:
+                        continue
+                    number = decoder.key_regex.match(key)
+                    if number is None:
+                        continue
+                    port = int(number[1]) + 1 - self.profile.port_base
+                    full = self._raw.setdefault(port, {})
+                    _merge(full, item)
+                    params[key] = full
+        elif ports is not None and ports.mode is PortsMode.TOPIC and type(data) is dict:
+            port = int(match["port"]) + 1 - self.profile.port_base
+            self._raw[port] = dict(data)
+        return decoder.from_data(match, data)
+
+    def _timestamp(self, ts: Any, received_at: float) -> float:
+        if ts is None:
+            return received_at + self.offset
+        if type(ts) is float and abs(ts - received_at) <= MAX_CLOCK_SKEW_S:
+            self.offset = ts - received_at
+            return ts
+        self.rejections.add("bad_timestamp", repr(ts))
+        return received_at + self.offset
+
+    def _post_values(self, ts: float, values: dict[str, Any]) -> list[Decision]:
+        if type(values.get("voltage_v")) is list:
+            # Multi-channel Tasmota: ENERGY.Voltage is per channel; the ports carry it.
+            values = {k: v for k, v in values.items() if k != "voltage_v"}
+        bad: list[tuple[str, str, Any]] = []
+        reading = check_post(values, bad)
+        for key, reason, value in bad:
+            self.rejections.add(f"{key}_{reason}", repr(value))
+        if "voltage_v" in reading:
+            self.voltage_v = reading["voltage_v"]
+        self.post_reading.update(reading)
+        if "temp_c" in reading or reading.get("fault"):
+            return self.protection.observe_post(ts, temp_c=reading.get("temp_c"),
+                                                fault=reading.get("fault"))
+        return []
+
+    def _port_values(self, ts: float, port: int, values: dict[str, Any]) -> list[Decision]:
+        if port not in self.readings:
+            self.rejections.add("unknown_port", str(port))
+            return []
+        bad: list[tuple[str, str, Any]] = []
+        reading = check_port(values, bad)
+        key = str(port)
+        if bad:
+            for name, reason, value in bad:
+                self.rejections.add(f"{name}_{reason}", repr(value)[:60])
+            self._streak[key] += 1
+            if self._streak[key] >= SENSOR_FAULT_AFTER and key not in self.sensor_faults:
+                self._raise_fault(key, port, bad)
+        elif self._streak[key]:
+            self._streak[key] = 0
+            self._clear_fault(key)
+        if self._derive and "current_a" not in reading and "power_w" in reading:
+            for derive in self._derive:
+                if derive(reading, reading.get("voltage_v", self.voltage_v)):
+                    self.derived.add(port)
+        last = self.last_ts.get(port)
+        if last is not None and ts <= last:
+            self.dropped["duplicate" if ts == last else "out_of_order"] += 1
+            return []
+        self.last_ts[port] = ts
+        shown = self.readings[port]
+        shown.update(reading)
+        shown["ts"] = ts
+        current, on = reading.get("current_a"), reading.get("on")
+        if self.cutoffs.pending:
+            self.cutoffs.observe(port, current, on)
+        return self.protection.observe(ts, port, current_a=current,
+                                       power_w=reading.get("power_w"),
+                                       temp_c=reading.get("temp_c"), on=on,
+                                       fault=reading.get("fault"))
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def _act(self, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            if isinstance(decision, Trip):
+                for port in decision.ports:
+                    self.cutoffs.cut(port, str(decision.cause))
+                self.dirty = True
+                subject = self.post_id if decision.port is None else f"{self.post_id}/{decision.port}"
+                self.hub.emit(Event(EV_TRIP, subject, Severity.WARNING,
+                                    self.detail(**decision.to_dict()), ts=decision.at))
+            elif isinstance(decision, Recut):
+                if decision.reason is RecutReason.STILL_ON and decision.port in self.cutoffs.pending:
+                    continue  # the tracker is already sending it again
+                self.cutoffs.cut(decision.port, f"recut_{decision.reason}")
+                self.dirty = True
+                self.hub.emit(Event(EV_RECUT, f"{self.post_id}/{decision.port}", Severity.WARNING,
+                                    self.detail(**decision.to_dict()), ts=decision.at))
+            elif isinstance(decision, SensorFault):
+                self.rejections.add(f"{decision.quantity}_{decision.reason}", decision.value)
+        self.hub.changed(self, urgent=True)
+
+    def _send_cutoff(self, port: int, request_id: int, reason: str) -> None:
+        from edge.profiles.codec import render_command
+
+        topic, payload, qos = render_command(
+            self.profile, "port_off",
+            {"device": self.config.topic_id or self.post_id, "port": port,
+             "request_id": request_id, "reason": reason},
+            root=self.hub.root, site=self.hub.site)
+        self.hub.publish(topic, payload, qos)
+
+    def _confirmed(self, cutoff: Cutoff) -> None:
+        self.hub.emit(Event(EV_CONFIRMED, f"{self.post_id}/{cutoff.port}", Severity.INFO,
+                            self.detail(port=cutoff.port, reason=cutoff.reason,
+                                        request_id=cutoff.request_id, by=cutoff.confirmed_by,
+                                        attempts=cutoff.attempts, was_failed=cutoff.failed,
+                                        reading=dict(self.readings[cutoff.port]))))
+        self.hub.changed(self, urgent=True)
+
+    def _failed(self, cutoff: Cutoff) -> None:
+        self.hub.emit(Event(EV_FAILED, f"{self.post_id}/{cutoff.port}", Severity.CRITICAL,
+                            self.detail(port=cutoff.port, reason=cutoff.reason,
+                                        request_id=cutoff.request_id, attempts=cutoff.attempts,
+                                        waited_s=time.time() - cutoff.sent_at,
+                                        post_offline=self.online is False,
+                                        reading=dict(self.readings[cutoff.port]))))
+        self.hub.changed(self, urgent=True)
+
+    # -- timers --------------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        deadline = self.protection.next_deadline()
+        if deadline is None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return
+        if self._timer is not None:
+            if deadline == self._timer_at:
+                return
+            self._timer.cancel()
+        delay = max(0.0, deadline - self.now())
+        self._timer_at = deadline
+        self._timer = asyncio.get_running_loop().call_later(delay, self._deadline, deadline)
+
+    def _deadline(self, deadline: float) -> None:
+        self._timer = None
+        trips = self.protection.advance(deadline)
+        if trips:
+            self._act(list(trips))
+        self._schedule()
+
+    def stop(self) -> None:
+        """Cancel every timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.cutoffs.cancel_all()
+
+    # -- availability and sensor faults --------------------------------------------------------
+
+    def check_silence(self, now_mono: float) -> None:
+        """Mark the post offline when it has been silent for its ``offline_after_s``."""
+        if self.online is not False and now_mono - self.last_seen > self.config.offline_after_s:
+            self._availability(False, "silent")
+
+    def _availability(self, online: bool, how: str) -> None:
+        if online == self.online:
+            return
+        was = self.online
+        self.online = online
+        self.dirty = True
+        if online:
+            if was is False:
+                down = None if self.offline_since is None else time.time() - self.offline_since
+                self.hub.emit(Event(EV_ONLINE, self.post_id, Severity.INFO,
+                                    self.detail(how=how, offline_s=down)))
+            self.offline_since = None
+        else:
+            self.offline_since = time.time()
+            self.hub.emit(Event(EV_OFFLINE, self.post_id, Severity.WARNING, self.detail(
+                how=how, offline_after_s=self.config.offline_after_s,
+                silent_s=round(time.monotonic() - self.last_seen, 1),
+                latched=sorted(self.protection.latches))))
+        self.hub.changed(self, urgent=True)
+
+    def _reject_message(self, reason: str, sample: bytes) -> None:
+        self.rejections.add(reason, repr(sample))
+        self._streak["post"] += 1
+        if self._streak["post"] >= SENSOR_FAULT_AFTER and "post" not in self.sensor_faults:
+            self._raise_fault("post", None, [("message", reason, sample[:40])])
+
+    def _raise_fault(self, key: str, port: int | None, bad: list[tuple[str, str, Any]]) -> None:
+        detail = self.detail(port=port, rejected=[[k, r, repr(v)[:60]] for k, r, v in bad],
+                             consecutive=self._streak[key], active=True,
+                             since=time.time())
+        self.sensor_faults[key] = detail
+        self.dirty = True
+        if self.online is not False:  # an offline post's other alerts are inhibited
+            subject = self.post_id if port is None else f"{self.post_id}/{port}"
+            self.hub.emit(Event(EV_SENSOR, subject, Severity.WARNING, detail))
+        self.hub.changed(self, urgent=True)
+
+    def _clear_fault(self, key: str) -> None:
+        detail = self.sensor_faults.pop(key, None)
+        if detail is None:
+            return
+        self.dirty = True
+        subject = self.post_id if detail["port"] is None else f"{self.post_id}/{detail['port']}"
+        self.hub.emit(Event(EV_SENSOR, subject, Severity.INFO,
+                            self.detail(port=detail["port"], active=False)))
+        self.hub.changed(self, urgent=True)

@@ -1,0 +1,120 @@
+"""Plausibility of decoded telemetry: every value is a finite number in range, or it is rejected.
+
+A rejected value is left out of the reading (the last valid one keeps standing for a while in
+the protection core); it is never read as 0 A. Rejections are counted per post and reason, and
+logged at most once a minute per post.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter
+from typing import Any
+
+from edge.posts.const import (
+    LOG_REJECTIONS_EVERY_S,
+    MAX_CURRENT_A,
+    MAX_ENERGY_KWH,
+    MAX_POWER_W,
+    MAX_TEMP_C,
+    MAX_TEXT,
+    MAX_VOLTAGE_V,
+    MIN_TEMP_C,
+)
+
+__all__ = ["Reading", "Rejections", "check_port", "check_post"]
+
+logger = logging.getLogger(__name__)
+
+# canonical key → (low, high) of a plausible value
+_RANGES: dict[str, tuple[float, float]] = {
+    "current_a": (0.0, MAX_CURRENT_A),
+    "power_w": (0.0, MAX_POWER_W),
+    "voltage_v": (0.0, MAX_VOLTAGE_V),
+    "energy_kwh": (0.0, MAX_ENERGY_KWH),
+    "temp_c": (MIN_TEMP_C, MAX_TEMP_C),
+}
+_TEXT = ("status", "fault")
+
+Reading = dict[str, Any]
+"""Canonical port or post values that passed the checks (missing keys were not reported)."""
+
+
+def _number(key: str, value: Any) -> tuple[float | None, str | None]:
+    """(value, None) when plausible, else (None, reason)."""
+    kind = type(value)
+    if kind is not float and kind is not int:  # bool is neither: True is not 1 A
+        return None, "wrong_type"
+    low, high = _RANGES[key]
+    if low <= value <= high:
+        return float(value), None
+    if kind is float and not math.isfinite(value):
+        return None, "not_finite"
+    if value < 0 <= low:
+        return None, "negative"
+    return None, "absurd"
+
+
+def check_port(values: dict[str, Any], bad: list[tuple[str, str, Any]]) -> Reading:
+    """The plausible values of one port; each rejected one is appended to ``bad`` as (key, reason, value)."""
+    out: Reading = {}
+    for key, value in values.items():
+        limits = _RANGES.get(key)
+        if limits is not None:
+            kind = type(value)
+            # The common case inline: a number in range (NaN fails the comparison).
+            if (kind is float or kind is int) and limits[0] <= value <= limits[1]:
+                out[key] = float(value)
+                continue
+            number, reason = _number(key, value)
+            if reason is None:
+                out[key] = number
+            else:
+                bad.append((key, reason, value))
+        elif key == "on":
+            if type(value) is bool:
+                out[key] = value
+            else:
+                bad.append((key, "wrong_type", value))
+        elif key in _TEXT:
+            if value is None or (type(value) is str and len(value) <= MAX_TEXT):
+                out[key] = value
+            else:
+                bad.append((key, "wrong_type", value))
+    return out
+
+
+def check_post(values: dict[str, Any], bad: list[tuple[str, str, Any]]) -> Reading:
+    """The plausible post-level values (voltage, enclosure temperature, a fault)."""
+    out = check_port(values, bad)
+    out.pop("current_a", None)  # a post total is not a port reading
+    out.pop("power_w", None)
+    return out
+
+
+class Rejections:
+    """Rejected messages and values of one post, by reason; logged at most once a minute."""
+
+    def __init__(self, post: str) -> None:
+        """Start with nothing counted."""
+        self.post = post
+        self.counts: Counter[str] = Counter()
+        self._unlogged = 0
+        self._last_log = -math.inf
+        self._example = ""
+
+    def add(self, reason: str, example: str) -> None:
+        """Count one rejection; log a summary if a minute passed since the last one."""
+        self.counts[reason] += 1
+        self._unlogged += 1
+        self._example = example
+        now = time.monotonic()
+        if now - self._last_log >= LOG_REJECTIONS_EVERY_S:
+            self._last_log = now
+            logger.warning("post %s: rejected %d reading(s) since the last report (%s); "
+                           "latest: %s", self.post, self._unlogged,
+                           ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())),
+                           example[:200])
+            self._unlogged = 0
