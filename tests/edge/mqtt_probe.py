@@ -17,13 +17,14 @@ __all__ = ["Probe"]
 class Probe:
     """Subscribes to a filter and records (topic, payload, retain) as they arrive."""
 
-    def __init__(self, broker: Broker, topic_filter: str = "#") -> None:
+    def __init__(self, broker: Broker, topic_filter: str | list[str] = "#") -> None:
         self.messages: list[tuple[str, str, bool]] = []
         self._cond = threading.Condition()
         self._client = paho.Client(CallbackAPIVersion.VERSION2)
         self._subscribed = threading.Event()
         self._client.on_message = self._on_message
-        self._client.on_connect = lambda c, *_: c.subscribe(topic_filter, 1)
+        filters = [topic_filter] if isinstance(topic_filter, str) else topic_filter
+        self._client.on_connect = lambda c, *_: c.subscribe([(f, 1) for f in filters])
         self._client.on_subscribe = lambda *_: self._subscribed.set()
         self._client.connect(broker.host, broker.port)
         self._client.loop_start()

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import GridedgeConfig, load_config
 from edge.profiles import Profile, ProfileRegistry, load_registry
@@ -104,14 +101,8 @@ class RawProbe(Probe):
     """A Probe on several filters that keeps each payload's bytes (garbage may not be UTF-8)."""
 
     def __init__(self, broker: Broker, filters: list[str]) -> None:  # noqa: D107
-        self.raw: list[tuple[str, bytes]] = []
-        self.messages: list[tuple[str, str, bool]] = []
-        self._cond = threading.Condition()
-        self._client = paho.Client(CallbackAPIVersion.VERSION2)
-        self._client.on_message = self._on_message
-        self._client.on_connect = lambda c, *_: c.subscribe([(f, 1) for f in filters])
-        self._client.connect(broker.host, broker.port)
-        self._client.loop_start()
+        self.raw: list[tuple[str, bytes]] = []  # before the first message can arrive
+        super().__init__(broker, filters)
 
     def _on_message(self, c: Any, u: object, msg: Any) -> None:
         with self._cond:
