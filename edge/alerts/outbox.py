@@ -47,6 +47,7 @@ class Dispatcher:
     def __init__(self, store: Store, channels: dict[str, Channel], clock: Callable[[], float],
                  events: EventBus | None = None) -> None:
         self._store = store
+        self._stopping = False
         self.channels = channels
         self._clock = clock
         self._events = events
@@ -66,6 +67,8 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """Stop delivering; confirmed rows are written, unconfirmed ones stay pending."""
+        self._stopping = True
+        self._wake.set()
         for task in (self._runner, self._flusher, *self._tasks):
             if task is not None:
                 task.cancel()
@@ -87,7 +90,9 @@ class Dispatcher:
         self.wake()
 
     async def _run(self) -> None:
-        while True:
+        # The flag, not only cancel(): on Python 3.11 wait_for() can swallow a cancellation that
+        # arrives as the wake-up fires (CPython gh-86296), and stop() would wait forever.
+        while not self._stopping:
             self._wake.clear()
             try:
                 self._round()

@@ -108,6 +108,7 @@ class Channel:
         self.active: _Active | None = None
         self.orphans: list[_Active] = []
         self._wake = asyncio.Event()
+        self.stopping = False
         self._seq = 0
 
     # -- input (asyncio loop) ------------------------------------------------------------------
@@ -151,13 +152,19 @@ class Channel:
             logger.debug("speaker %s: status %s for command %s, not the current one", self.id,
                          report.state, report.command_id)
 
+    def wake(self) -> None:
+        """Make the worker look at its queue now (new request, or stopping)."""
+        self._wake.set()
+
     # -- worker --------------------------------------------------------------------------------
 
     async def run(self) -> None:
         """Play the queue until cancelled."""
         while self.orphans:
             await self._watch_orphan(self.orphans.pop(0))
-        while True:
+        # The flag, not only cancel(): on Python 3.11 wait_for() can swallow a cancellation that
+        # arrives as the wake-up fires (CPython gh-86296), and the fleet's stop would hang.
+        while not self.stopping:
             self._wake.clear()
             now = time.time()
             self._expire(now)

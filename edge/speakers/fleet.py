@@ -107,6 +107,9 @@ class Fleet:
 
     async def stop(self) -> None:
         """Stop the workers; unfinished rows stay in the play log for the next start."""
+        for channel in self.channels.values():
+            channel.stopping = True
+            channel.wake()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
