@@ -104,7 +104,8 @@ def _load(path: Path) -> tuple[GridedgeConfig, ProfileRegistry]:
     return load_config(path, profiles=profiles), profiles
 
 
-def _print_problems(err: ConfigError) -> None:
+def print_problems(err: ConfigError) -> None:
+    """Print every problem of a config, profile or schedule file, then the count, to stderr."""
     for problem in err.problems:
         print(problem, file=sys.stderr)
     print(_("{count} problem(s) found; nothing was started.").format(count=len(err.problems)),
@@ -119,7 +120,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         check_schedules(config)
     except ConfigError as err:
-        _print_problems(err)
+        print_problems(err)
         return EXIT_INVALID
     from edge.config.advice import security_warnings  # noqa: PLC0415 - check only
 
@@ -152,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         config, profiles = _load(args.config)
     except ConfigError as err:
-        _print_problems(err)
+        print_problems(err)
         return EXIT_INVALID
     if args.lang is None:
         set_language(config.site.language)
@@ -172,7 +173,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         config, profiles = _load(args.config)
     except ConfigError as err:
-        _print_problems(err)
+        print_problems(err)
         return EXIT_INVALID
     configure_logging(config, verbose=args.verbose)
     plain = args.no_tty or not sys.stdout.isatty() or os.environ.get("TERM") == "dumb"

@@ -27,7 +27,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttConfig, MqttProtocol
 
-__all__ = ["Handler", "Message", "MqttClient", "Topics"]
+__all__ = ["Handler", "Message", "MqttClient", "Topics", "paho_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,20 @@ class Topics:
         """Retained online/offline of a speaker."""
         return f"{self.prefix}/speakers/{speaker}/availability"
 
+    def speaker_state(self, speaker: str) -> str:
+        """The daemon's retained view of a speaker: online, now playing, queue (JSON)."""
+        return f"{self.prefix}/speakers/{speaker}/state"
+
+    @staticmethod
+    def homeassistant_config(prefix: str, component: str, node_id: str, object_id: str) -> str:
+        """Home Assistant discovery config of one entity (outside the site's prefix)."""
+        return f"{prefix}/{component}/{node_id}/{object_id}/config"
+
+    @staticmethod
+    def homeassistant_status(prefix: str) -> str:
+        """Home Assistant's birth/will topic (``online`` when HA (re)starts)."""
+        return f"{prefix}/status"
+
     def alert(self, alert_id: str) -> str:
         """Retained record of one alert."""
         return f"{self.prefix}/alerts/{alert_id}"
@@ -128,6 +142,24 @@ class Topics:
     def render(self, template: str, **values: object) -> str:
         """Fill a profile's topic template; ``{root}`` and ``{site}`` are known here."""
         return template.format(root=self.root, site=self.site, **values)
+
+
+def paho_client(config: MqttConfig, client_id: str) -> paho.Client:
+    """A paho client with the protocol version, credentials and TLS of ``config``."""
+    v5 = config.protocol is MqttProtocol.V5
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+                         clean_session=None if v5 else True)
+    if config.username:
+        client.username_pw_set(config.username, config.password or None)
+    tls = config.tls
+    if tls.enabled:
+        client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
+                       certfile=str(tls.cert_file) if tls.cert_file else None,
+                       keyfile=str(tls.key_file) if tls.key_file else None,
+                       cert_reqs=ssl.CERT_REQUIRED)
+        client.tls_insecure_set(tls.insecure)
+    return client
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,19 +227,7 @@ class MqttClient:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._connected_event = asyncio.Event()
-        v5 = self.config.protocol is MqttProtocol.V5
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-                             clean_session=None if v5 else True)
-        if self.config.username:
-            client.username_pw_set(self.config.username, self.config.password or None)
-        tls = self.config.tls
-        if tls.enabled:
-            client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                           certfile=str(tls.cert_file) if tls.cert_file else None,
-                           keyfile=str(tls.key_file) if tls.key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED)
-            client.tls_insecure_set(tls.insecure)
+        client = paho_client(self.config, self.client_id)
         if self.availability_topic:
             client.will_set(self.availability_topic, OFFLINE, qos=1, retain=True)
         # Never drop our own publishes while offline; bursts are bounded by their producers.

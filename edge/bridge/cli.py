@@ -6,14 +6,14 @@ import argparse
 import asyncio
 import logging
 import signal
-import sys
 from pathlib import Path
 
 from edge.app import configure_logging
 from edge.bridge.runner import BridgeRunner
 from edge.bridge.setup import load_bridge
+from edge.cli import print_problems
 from edge.config import ConfigError
-from edge.i18n import _, set_language
+from edge.i18n import set_language
 
 __all__ = ["add_parser", "cmd_bridge"]
 
@@ -45,10 +45,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     try:
         config, maps = load_bridge(args.config)
     except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        print(_("{count} problem(s) found; nothing was started.").format(
-            count=len(err.problems)), file=sys.stderr)
+        print_problems(err)
         return EXIT_INVALID
     if args.lang is None:
         set_language(config.site.language)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.cli import print_problems
 from edge.config import ConfigError, load_config
 from edge.config.base import closest
 from edge.i18n import _
@@ -60,10 +61,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         calendar = calendar_for(config)
         schedule = load_schedules(config, calendar=calendar)
     except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        print(_("{count} problem(s) found; nothing was started.").format(
-            count=len(err.problems)), file=sys.stderr)
+        print_problems(err)
         return EXIT_INVALID
     speakers = list(config.speakers.devices)
     if args.speaker:

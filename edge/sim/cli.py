@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from edge.cli import print_problems
 from edge.config import ConfigError, GridedgeConfig, load_config
-from edge.i18n import _, set_language
+from edge.i18n import set_language
 from edge.profiles import ProfileRegistry, load_registry
 from edge.sim.errors import SimInputError
 from edge.sim.posts import positive
@@ -95,10 +96,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config, profiles=profiles)
     except ConfigError as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        print(_("{count} problem(s) found; nothing was started.").format(
-            count=len(err.problems)), file=sys.stderr)
+        print_problems(err)
         return EXIT_INVALID
     if args.lang is None:
         set_language(config.site.language)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 import time
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.config import MqttConfig, MqttProtocol
+from edge.config import MqttConfig
+from edge.mqtt import paho_client
 from edge.sim.device import Outgoing
 
 __all__ = ["DeviceLink"]
@@ -62,19 +61,8 @@ class DeviceLink:
     async def start(self) -> None:
         """Connect in the background (reconnects by itself until :meth:`stop`)."""
         self._loop = asyncio.get_running_loop()
-        v5 = self.config.protocol is MqttProtocol.V5
-        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-                             clean_session=None if v5 else True)
-        if self.config.username:
-            client.username_pw_set(self.config.username, self.config.password or None)
-        tls = self.config.tls
-        if tls.enabled:
-            client.tls_set(ca_certs=str(tls.ca_file) if tls.ca_file else None,
-                           certfile=str(tls.cert_file) if tls.cert_file else None,
-                           keyfile=str(tls.key_file) if tls.key_file else None,
-                           cert_reqs=ssl.CERT_REQUIRED)
-            client.tls_insecure_set(tls.insecure)
+        # Each virtual device has its own connection (and will), as a real device does.
+        client = paho_client(self.config, self.client_id)
         client.will_set(self.offline.topic, self.offline.payload, qos=1, retain=True)
         client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         client.max_queued_messages_set(0)
