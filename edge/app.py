@@ -38,10 +38,12 @@ class Component(Protocol):
 # consume, post monitoring last so that everything that reacts to a trip is already listening.
 COMPONENT_MODULES: tuple[str, ...] = (
     "edge.http",
+    "edge.ops.metrics",
     "edge.alerts.component",
     "edge.speakers.component",
     "edge.schedule.component",
     "edge.posts.component",
+    "edge.ops.homeassistant",
 )
 
 

@@ -8,6 +8,7 @@ and posts join here as they are built.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -33,6 +34,9 @@ DEMO_MODULES: tuple[str, ...] = (
     "edge.sim.speakers",
     "edge.sim.scenario",
 )
+# Modules with ``demo_overrides(config, data_dir) -> config``: demo-only changes to the site's
+# config (loopback phones in the roster, escalation minutes as seconds, a demo schedule).
+DEMO_CONFIG_MODULES: tuple[str, ...] = ("edge.sim.scenario",)
 
 
 def _demo_parts() -> list[Callable[[GridedgeConfig, ProfileRegistry, asyncio.Event], object]]:
@@ -73,8 +77,16 @@ def _printer(started: float) -> Callable[[Message], None]:
     return show
 
 
-async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: float) -> None:
+def _demo_overrides(config: GridedgeConfig, data_dir: Path) -> GridedgeConfig:
+    for name in DEMO_CONFIG_MODULES:
+        config = importlib.import_module(name).demo_overrides(config, data_dir)
+    return config
+
+
+async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: float,
+                plain: bool = True) -> None:
     stop = asyncio.Event()
+    parts_stop = asyncio.Event()  # simulators outlive the daemon: its stop raises no alerts
     loop = asyncio.get_running_loop()
     import signal  # noqa: PLC0415
 
@@ -85,14 +97,24 @@ async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: flo
     topics = Topics(config.mqtt.topic_root, config.site.id)
     observer = MqttClient(config.mqtt, topics, client_id="gridedge-demo-observer",
                           availability_topic=None)
-    observer.subscribe(topics.all(), _printer(time.time()))
+    view = None
+    if not plain:
+        from edge.demo_view import DemoView  # noqa: PLC0415 - rich only for the live view
+
+        view = DemoView(config)
+    observer.subscribe(topics.all(), _printer(time.time()) if view is None else view.on_message)
     await observer.start()
     await observer.wait_connected(10)
     app = App(config, profiles)
-    tasks = [asyncio.ensure_future(part(config, profiles, stop)) for part in _demo_parts()]
+    tasks = [asyncio.ensure_future(part(config, profiles, parts_stop)) for part in _demo_parts()]
+    live = view.live() if view is not None else contextlib.nullcontext()
     try:
-        await app.run(stop)
+        with live:
+            await app.run(stop)
     finally:
+        parts_stop.set()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -103,10 +125,10 @@ async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: flo
 def run_demo(config: GridedgeConfig, profiles: ProfileRegistry, *, duration: float = 0.0,
              plain: bool = True) -> int:
     """Run the demo until Ctrl-C (or ``duration`` seconds); returns the exit code."""
-    del plain  # the live view arrives with the operations issue; until then, the plain log
     with tempfile.TemporaryDirectory(prefix="gridedge-demo-") as tmp, EmbeddedBroker() as broker:
         print(_("Demo: embedded MQTT broker on 127.0.0.1:{port}, data in {data}. "
                 "Press Ctrl-C to stop.").format(port=broker.port, data=tmp), flush=True)
-        asyncio.run(_demo(demo_config(config, broker.port, Path(tmp)), profiles, duration))
+        site = _demo_overrides(demo_config(config, broker.port, Path(tmp)), Path(tmp))
+        asyncio.run(_demo(site, profiles, duration, plain))
     print(_("Demo stopped."), flush=True)
     return 0

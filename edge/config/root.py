@@ -11,6 +11,7 @@ from edge.config.base import StrictModel
 from edge.config.bridge import BridgeConfig
 from edge.config.devices import AreaConfig, PostsConfig, SpeakersConfig
 from edge.config.http import HttpConfig
+from edge.config.homeassistant import HomeAssistantConfig
 from edge.config.mqtt import MqttConfig
 from edge.config.alerts import AlertsConfig, check_alert_references
 from edge.config.sections import SchedulesConfig
@@ -37,6 +38,8 @@ class GridedgeConfig(StrictModel):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="alerting")
     bridge: BridgeConfig | None = Field(default=None, description="serial RS-485 posts for "
                                         "`gridedge bridge`; absent = no bridge")
+    homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig,
+                                               description="Home Assistant MQTT discovery")
 
     _base_dir: Path = PrivateAttr(default=Path())
 

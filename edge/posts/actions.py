@@ -65,6 +65,7 @@ class CutoffTracker:
         self._on_failed = on_failed
         self.pending: dict[int, Cutoff] = {}
         self.confirmed: dict[int, Cutoff] = {}
+        self.sent = 0  # cut-off commands sent, retries included (read by /metrics)
 
     def cut(self, port: int, reason: str) -> Cutoff:
         """Send the cut-off now (again, if one is pending: a re-cut starts a fresh count)."""
@@ -109,6 +110,7 @@ class CutoffTracker:
                 cutoff.timer.cancel()
 
     def _transmit(self, cutoff: Cutoff) -> None:
+        self.sent += 1
         try:
             self._send(cutoff.port, cutoff.request_id, cutoff.reason)
         except Exception:  # a broken profile template must not stop the retries

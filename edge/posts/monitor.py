@@ -103,6 +103,7 @@ class PostMonitor:
         self._raw: dict[int, dict[str, Any]] = {}
         self._derive = [DERIVATIONS[name] for name in profile.derive]
         self.rejections = Rejections(post_id)
+        self.messages = 0  # messages decoded for this post (read by /metrics)
         self.dropped: Counter[str] = Counter()
         self.cutoffs = CutoffTracker(self._send_cutoff, limits.cutoff_confirm_s,
                                      limits.cutoff_retries, on_confirmed=self._confirmed,
@@ -147,6 +148,7 @@ class PostMonitor:
             return
         if decoded is None:
             return
+        self.messages += 1
         self.last_seen = time.monotonic()
         if self._streak["post"]:
             self._streak["post"] = 0

@@ -51,6 +51,15 @@ class ScheduleComponent:
         return load_schedules(self.app.config, calendar=calendar), calendar
 
     async def start(self) -> None:
+        """Begin loading the schedule in the background and return at once.
+
+        Loading decodes every clip and checks a year of slots for overlaps: seconds on a busy
+        schedule, and post protection must not wait for it.
+        """
+        self._tasks = [asyncio.get_running_loop().create_task(self._begin(),
+                                                              name="schedule-load")]
+
+    async def _begin(self) -> None:
         """Load the schedule (in a thread: clips are decoded) and start ticking and watching."""
         config = self.app.config
         schedule, calendar = Schedule(), ChinaCalendar(None)
@@ -73,15 +82,17 @@ class ScheduleComponent:
             paths.append(config.resolve(config.schedules.holidays_file))
         self.watcher = FileWatcher(paths, self._load, self._on_loaded, self._rejected)
         self.watcher.mark_current()
+        if self._stop.is_set():
+            return
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self.scheduler.run(self._stop), name="scheduler"),
-                       loop.create_task(self.watcher.run(self._stop), name="schedule-watcher")]
+        self._tasks += [loop.create_task(self.scheduler.run(self._stop), name="scheduler"),
+                        loop.create_task(self.watcher.run(self._stop), name="schedule-watcher")]
         logger.info("scheduler started: %d announcements", len(schedule.announcements))
 
     async def stop(self) -> None:
         """Stop ticking and watching."""
         self._stop.set()
-        for task in self._tasks:
+        for task in list(self._tasks):
             try:
                 await asyncio.wait_for(task, timeout=5)
             except (TimeoutError, asyncio.CancelledError):

@@ -124,20 +124,30 @@ class Scheduler:
         self._ticks += 1
         if self._cursor is None:
             self._cursor = self._load_cursor(now)
+            self._save_cursor(self._cursor)  # a first start marks where scheduling began
         begin = self._cursor + _EPSILON_S
         upcoming = expand(self.schedule, self._at(begin), self._at(now + self._ahead_s + _EPSILON_S),
                           tz=self._tz, calendar=self.calendar, quiet=self._quiet)
         next_wake = now + MAX_SLEEP_S
+        # Of the slots an announcement missed (daemon down, clock jump), only the latest plays
+        # late: residents should hear it once, not a backlog of the same clip back to back.
+        latest_due: dict[int, float] = {}
+        for occ in upcoming:
+            if occ.due <= now and occ.key not in self._handled:
+                key = id(occ.announcement)
+                latest_due[key] = max(latest_due.get(key, occ.due), occ.due)
         for occ in upcoming:
             if occ.key in self._handled:
                 continue
             if occ.due <= now:
                 self._handled.add(occ.key)
                 late = now - occ.due
-                if late <= self._grace_s:
-                    await self._submit(occ)
-                else:
+                if late > self._grace_s:
                     self._missed(occ, late, "not running" if first else "clock jump")
+                elif occ.due < latest_due[id(occ.announcement)]:
+                    self._missed(occ, late, "superseded by a later slot")
+                else:
+                    await self._submit(occ)
                 continue
             prepare_at = occ.due - self._ahead_s
             if occ.key not in self._prepared and prepare_at <= now:
@@ -226,8 +236,9 @@ class Scheduler:
             except Exception:
                 logger.exception("could not read the scheduler's cursor; starting from now")
         if not isinstance(saved, int | float):
-            # First start: nothing was scheduled before, so nothing can have been missed.
-            return now - self._grace_s
+            # First start: nothing was scheduled before, so nothing can have been missed (a
+            # slot due this very second still plays).
+            return now - 1.0
         return max(float(saved), now - MAX_LOOKBACK_S)
 
     def _save_cursor(self, now: float) -> None:

@@ -51,6 +51,7 @@ def test_good_edit_takes_effect_and_bad_edit_is_rejected(tmp_path: Path,
     watcher.mark_current()
 
     async def scenario() -> None:
+        await scheduler.tick()  # running since 08:00
         assert not await watcher.check()  # nothing changed yet
         (tmp_path / "announcements.yaml").write_text(BAD, encoding="utf-8")
         assert await watcher.check()

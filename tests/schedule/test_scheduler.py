@@ -51,13 +51,13 @@ class RecordingSink:
 
 
 def make(tmp_path: Path, clock: Clock, sink: RecordingSink | None, store: Store | None,
-         events: list[Event]) -> Scheduler:
-    """A scheduler of TEXT with 600 s grace and render-ahead, on the given clock and store."""
+         events: list[Event], text: str = TEXT) -> Scheduler:
+    """A scheduler of ``text`` with 600 s grace and render-ahead, on the given clock and store."""
     if sink is not None:
         sink.clock = clock
     bus = EventBus(None, None)
     bus.listen(events.append, prefix="play.")
-    return Scheduler(load(site(tmp_path, TEXT)), sink, tz=SHANGHAI, calendar=ChinaCalendar(None),
+    return Scheduler(load(site(tmp_path, text)), sink, tz=SHANGHAI, calendar=ChinaCalendar(None),
                      quiet=(time(21, 30), time(7)), grace_s=600, render_ahead_s=600,
                      events=bus, store=store, clock=clock, sleep=clock.sleep,
                      speaker_names={"east_gate": "东门", "south_gate": "南门"})
@@ -149,3 +149,20 @@ def test_without_speakers_every_slot_is_missed(tmp_path: Path) -> None:
     scheduler = make(tmp_path, clock, None, None, events)
     asyncio.run(scheduler.tick())
     assert [e.detail["reason"] for e in events] == ["no speaker service"] * 2
+
+
+def test_backlog_after_a_restart_plays_once(tmp_path: Path) -> None:
+    """Test that after downtime only the latest missed slot of an announcement plays late."""
+    text = TEXT.replace("at: '08:30'", "every: 2m\n    window: '08:20 ~ 08:40'")
+    assert text != TEXT, "TEXT no longer has the line this test edits"
+    store = Store(tmp_path / "data")
+    store.open()
+    clock, sink, events = Clock(SLOT - 600), RecordingSink(), []
+    asyncio.run(make(tmp_path, clock, sink, store, events, text).tick())  # up at 08:20, then down
+    clock.now = SLOT + 30                  # back at 08:30:30: 08:22 … 08:30 were missed
+    asyncio.run(make(tmp_path, clock, sink, store, events, text).tick())
+    store.close()
+    assert [r.key for when, r in sink.submitted if when == SLOT + 30] == [KEY]  # 08:30 only
+    superseded = {e.detail["key"] for e in events
+                  if e.detail["reason"] == "superseded by a later slot"}
+    assert superseded == {f"反诈@2026-12-01T08:{m:02d}:00+08:00" for m in (22, 24, 26, 28)}

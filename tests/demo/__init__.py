@@ -1,0 +1,1 @@
+"""Tests of the demo scenario, its live view and the staff guide."""

@@ -1,0 +1,52 @@
+"""`gridedge demo --no-tty`: the compressed story, printed as a plain event log."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+
+from tests.conftest import REPO, gridedge_command
+
+# The story ends with the all-clear about 40 s in; the demo's own duration is the hang guard.
+GUARD_S = "100"
+MOMENTS = (
+    "★ clip played:",
+    "★ overload injected: a faulty charger on 3号充电桩 port 4",
+    "★ protection trips: 3号充电桩 port 4",
+    "★ alert #1 raised (overcurrent:P03/4)",
+    "★ cut-off confirmed by telemetry: 3号充电桩 port 4",
+    "★ alert #1 escalates to level 2",
+    "★ phone of 刘敏 (liu_min): [URGENT]",
+    "acknowledges from the command line: gridedge alerts ack 1 --by",
+    "★ alert #1 acknowledged by",
+    "gridedge posts reset P03 4 --by",
+    "★ alert #1 resolved; all-clear sent to everyone notified",
+)
+
+
+def test_demo_tells_the_overload_story_in_the_plain_log() -> None:
+    """Test that the demo shows a clip, a trip, the cut-off, phone alerts, escalation, ack and all-clear."""
+    proc = subprocess.Popen(
+        [*gridedge_command(), "--lang", "en", "demo", "--duration", GUARD_S, "--no-tty"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    lines: list[str] = []
+    for line in proc.stdout:
+        lines.append(line.rstrip("\n"))
+        if "all-clear sent to everyone notified" in line:
+            proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    story = [line for line in lines if line.startswith("★")]
+    positions = []
+    for moment in MOMENTS:
+        found = [i for i, line in enumerate(story) if moment in line]
+        assert found, f"missing {moment!r} in:\n" + "\n".join(story)
+        positions.append(found[0])
+    assert positions[1:] == sorted(positions[1:]), "\n".join(story)
+    first_phone = next(line for line in story if "★ phone of" in line)
+    assert "[URGENT] Overcurrent while charging · 3号充电桩 port 4" in first_phone
+    resolved = [line for line in story if "★ phone of" in line and "[Resolved]" in line]
+    assert len(resolved) >= 2  # the grid worker and the duty officer both hear the all-clear
+    assert "Demo stopped." in lines
+    assert "Traceback" not in err

@@ -1,0 +1,1 @@
+"""Tests of the operations endpoints (metrics, health, status) and Home Assistant discovery."""
