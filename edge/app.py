@@ -120,6 +120,8 @@ class App:
         if self.mqtt in self._started:
             self.events.emit(Event("daemon.stopping", self.config.site.id))
         for component in reversed(self._started):
+            if component is self.store:
+                self.events.flush()  # the audit rows still queued, before the database closes
             try:
                 await component.stop()
             except Exception:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -52,6 +55,12 @@ class EventBus:
         self._store = store
         self._mqtt = mqtt
         self._listeners: list[tuple[str, Listener]] = []
+        # Audit rows are written by one worker thread, in order, many per transaction: an
+        # fsync'd commit per event on the event loop would stall protection and alerting.
+        self._audit: deque[tuple[str, str, str, dict[str, Any], float]] = deque()
+        self._audit_lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
+        self._writing = False
 
     def listen(self, listener: Listener, prefix: str = "") -> None:
         """Call ``listener`` for every event whose kind starts with ``prefix``."""
@@ -64,11 +73,7 @@ class EventBus:
         logger.log(level, "event %s %s %s", event.kind, event.subject,
                    json.dumps(event.detail, ensure_ascii=False, default=str))
         if self._store is not None:
-            try:
-                self._store.record_event(event.kind, event.subject, event.severity.value,
-                                         event.detail, event.ts)
-            except Exception:
-                logger.exception("could not record event %s in the database", event.kind)
+            self._record(event)
         if self._mqtt is not None:
             self._mqtt.publish(self._mqtt.topics.events(),
                                json.dumps(asdict(event), ensure_ascii=False, default=str), qos=1)
@@ -78,3 +83,34 @@ class EventBus:
                     listener(event)
                 except Exception:
                     logger.exception("event listener failed on %s", event.kind)
+
+    def flush(self) -> None:
+        """Write every audit row still queued (on stop, before the store closes)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        self._write_audit()
+
+    def _record(self, event: Event) -> None:
+        with self._audit_lock:
+            self._audit.append((event.kind, event.subject, event.severity.value, event.detail,
+                                event.ts))
+            if self._writing:
+                return  # the running batch takes this row too
+            self._writing = True
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+        self._writer.submit(self._write_audit)
+
+    def _write_audit(self) -> None:
+        with self._audit_lock:
+            rows = list(self._audit)
+            self._audit.clear()
+            self._writing = False
+        if not rows or self._store is None:
+            return
+        try:
+            self._store.record_events(rows)
+        except Exception:
+            logger.exception("could not record %d event(s) in the database", len(rows))
+

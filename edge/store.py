@@ -287,6 +287,15 @@ class Store:
                  json.dumps(detail or {}, ensure_ascii=False)))
             return int(cursor.lastrowid or 0)
 
+    def record_events(self, rows: list[tuple[str, str, str, dict[str, Any], float]]) -> None:
+        """Append audit events (kind, subject, severity, detail, ts) in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO events (ts, kind, subject, severity, detail) VALUES (?, ?, ?, ?, ?)",
+                [(ts, kind, subject, severity, json.dumps(detail, ensure_ascii=False,
+                                                          default=str))
+                 for kind, subject, severity, detail, ts in rows])
+
     def put_state(self, scope: str, key: str, value: Any) -> None:
         """Save a JSON value for a module (e.g. protection latches) under scope/key."""
         with self.transaction() as db:
