@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 from typing import Protocol
@@ -12,6 +11,7 @@ from edge.config import GridedgeConfig
 from edge.events import Event, EventBus
 from edge.mqtt import MqttClient, Topics
 from edge.profiles import ProfileRegistry
+from edge.registry import load_modules
 from edge.store import Store
 
 __all__ = ["COMPONENT_MODULES", "App", "Component", "configure_logging"]
@@ -48,16 +48,7 @@ COMPONENT_MODULES: tuple[str, ...] = (
 
 
 def _component_factories() -> list[object]:
-    factories = []
-    for name in COMPONENT_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and name.startswith(err.name):
-                continue  # that capability is not built yet (see the issue tracker)
-            raise
-        factories.append(module.create)
-    return factories
+    return [module.create for module in load_modules(COMPONENT_MODULES)]
 
 
 def configure_logging(config: GridedgeConfig | None = None, *, verbose: bool = False) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import os
 import signal
@@ -16,6 +15,7 @@ from edge.app import App, configure_logging
 from edge.config import ConfigError, GridedgeConfig, load_config, read_yaml
 from edge.i18n import LANGUAGES, _, set_language
 from edge.profiles import ProfileRegistry, load_registry
+from edge.registry import load_modules
 
 __all__ = ["main"]
 
@@ -74,13 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-tty", action="store_true", help="plain event log, no live view")
     demo.set_defaults(func=cmd_demo)
 
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and name.startswith(err.name):
-                continue  # that capability is not built yet (see the issue tracker)
-            raise
+    for module in load_modules(COMMAND_MODULES):
         module.add_parser(sub)
     return parser
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import tempfile
@@ -22,6 +21,7 @@ from edge.config import GridedgeConfig, MqttProtocol
 from edge.i18n import _
 from edge.mqtt import Message, MqttClient, Topics
 from edge.profiles import ProfileRegistry
+from edge.registry import load_modules
 from edge.sim.broker import EmbeddedBroker
 
 __all__ = ["DEMO_MODULES", "demo_config", "run_demo"]
@@ -40,16 +40,7 @@ DEMO_CONFIG_MODULES: tuple[str, ...] = ("edge.sim.scenario",)
 
 
 def _demo_parts() -> list[Callable[[GridedgeConfig, ProfileRegistry, asyncio.Event], object]]:
-    parts = []
-    for name in DEMO_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and name.startswith(err.name):
-                continue  # that simulator is not built yet (see the issue tracker)
-            raise
-        parts.append(module.demo_part)
-    return parts
+    return [module.demo_part for module in load_modules(DEMO_MODULES)]
 
 
 def demo_config(config: GridedgeConfig, port: int, data_dir: Path) -> GridedgeConfig:
@@ -78,8 +69,8 @@ def _printer(started: float) -> Callable[[Message], None]:
 
 
 def _demo_overrides(config: GridedgeConfig, data_dir: Path) -> GridedgeConfig:
-    for name in DEMO_CONFIG_MODULES:
-        config = importlib.import_module(name).demo_overrides(config, data_dir)
+    for module in load_modules(DEMO_CONFIG_MODULES):
+        config = module.demo_overrides(config, data_dir)
     return config
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from edge.cli import print_problems
 from edge.config import ConfigError, GridedgeConfig, load_config
 from edge.i18n import set_language
 from edge.profiles import ProfileRegistry, load_registry
+from edge.registry import load_modules
 from edge.sim.errors import SimInputError
 from edge.sim.posts import positive
 
@@ -38,15 +38,8 @@ EXIT_INVALID = 2
 
 def _simulators() -> dict[str, ModuleType]:
     found = {}
-    for name in SIMULATOR_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name is not None and name.startswith(err.name):
-                continue  # that simulator is not built yet
-            raise
-        if hasattr(module, "add_arguments") and hasattr(module, "simulate"):
-            found[getattr(module, "NAME", name.rsplit(".", 1)[-1])] = module
+    for module in load_modules(SIMULATOR_MODULES):
+        found[getattr(module, "NAME", module.__name__.rsplit(".", 1)[-1])] = module
     return found
 
 
