@@ -153,7 +153,7 @@ def wait_event(probe: Probe, kind: str, subject: str, timeout: float = 15.0) -> 
 def state(probe: Probe, topic: str) -> dict[str, Any] | None:
     """The newest state document seen on ``topic``."""
     last = probe.last(topic)
-    return None if last is None else json.loads(last)
+    return json.loads(last) if last else None  # an empty retained payload clears the state
 
 
 def now_s() -> float:
