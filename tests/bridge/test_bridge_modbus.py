@@ -13,7 +13,7 @@ import pytest
 from firmware_bridge import FaultReason
 from tests.bridge.conftest import NO_SCHEDULES, OFFLINE_AFTER, modbus_section
 from tests.bridge.peers import BridgeThread, MutableLine, fill_post
-from tests.broker.harness import Broker
+from tests.broker.harness import NEEDS_MOSQUITTO, Broker
 from tests.edge.mqtt_probe import Probe
 from tests.firmware_bridge.fb_peers import ModbusPeer
 
@@ -66,6 +66,7 @@ def test_two_posts_on_one_line_publish_the_currents_they_hold(
     assert probe.wait_for(lambda _m: _has_currents(probe, site_id, "P02", [*P02[:9], 0.77]))
 
 
+@NEEDS_MOSQUITTO
 def test_cutoff_command_turns_the_relay_coil_off(
         line: MutableLine, peer: ModbusPeer, broker: Broker, probe: Probe, site_id: str,
         write_config: Callable[..., Path], start_bridge: Callable[[Path], BridgeThread]) -> None:
@@ -115,6 +116,7 @@ def test_bad_commands_are_refused_and_counted(
     assert bridge.runner.stats["commands"] == 1
 
 
+@NEEDS_MOSQUITTO
 def test_post_that_stops_answering_goes_offline_and_comes_back(
         bridge: BridgeThread, line: MutableLine, probe: Probe, site_id: str) -> None:
     """Test that a silent post is marked offline after N failed polls, the other post keeps

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from edge.posts import Curve, operate_time
-from tests.broker.harness import Broker
+from tests.broker.harness import NEEDS_MOSQUITTO, Broker
 from tests.conftest import site_config
 from tests.edge.mqtt_probe import Probe
 from tests.posts.harness import Daemon, Publisher, events, now_s, sections, state, wait_event
@@ -73,6 +73,7 @@ def _check_trips(probe: Probe, post: str, t0: float) -> None:
         assert detail["evidence"]["operated_at"] - t0 == pytest.approx(expected, abs=_tolerance(expected))
 
 
+@NEEDS_MOSQUITTO
 def test_gridedge_post_trips_on_the_curve_and_confirms_cutoff(site: Site) -> None:
     """Test that a canonical post overloaded at 2, 5 and 10·Is trips on the IEC SI curve, gets port_off, and shows cut_off once telemetry confirms."""
     probe, site_id = site.probe, site.site_id
@@ -102,6 +103,7 @@ def _site_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, ZoneInfo("Asia/Shanghai")).replace(tzinfo=None).isoformat()
 
 
+@NEEDS_MOSQUITTO
 def test_tasmota_energy_trips_on_the_curve_and_confirms_cutoff(site: Site) -> None:
     """Test that a multi-channel Tasmota overloaded at 2, 5 and 10·Is trips on the curve, gets POWER<n> OFF, and is cut_off once stat/POWER<n> says OFF."""
     probe, site_id = site.probe, site.site_id
@@ -122,6 +124,7 @@ def test_tasmota_energy_trips_on_the_curve_and_confirms_cutoff(site: Site) -> No
     pub.close()
 
 
+@NEEDS_MOSQUITTO
 def test_shelly_notifystatus_trips_on_the_curve_and_confirms_cutoff(site: Site) -> None:
     """Test that Shelly NotifyStatus frames (device ts) at 2, 5 and 10·Is trip on the curve, get Switch.Set off, and a status with output false confirms."""
     probe, site_id = site.probe, site.site_id

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from edge.cli import main
-from tests.broker.harness import Broker
+from tests.broker.harness import NEEDS_MOSQUITTO, Broker
 from tests.conftest import gridedge_command
 from tests.edge.mqtt_probe import Probe
 from tests.speakers.rig import Daemon, final, load, request, simulator, until
@@ -75,6 +75,7 @@ def test_say_refuses_an_unknown_speaker_with_a_hint(speaker_config: Path,
     assert "没有名为“东们”的喇叭；您是不是想写“东门”？" in capsys.readouterr().err
 
 
+@NEEDS_MOSQUITTO
 def test_announce_topic_validates_and_ignores_retained(speaker_config: Path, broker: Broker,
                                                        site_id: str) -> None:
     """Test that `announce` refuses bad payloads with a reason and ignores a retained message."""
