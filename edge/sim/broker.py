@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-__all__ = ["EmbeddedBroker", "free_port", "wait_for_port"]
+__all__ = ["EmbeddedBroker", "free_port", "stop_process", "wait_for_port"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,16 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    """Ask a child to stop (SIGTERM); kill it if it has not gone after ``grace_s``."""
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def wait_for_port(port: int, timeout: float = 10.0) -> bool:
@@ -59,12 +69,7 @@ class EmbeddedBroker:
     def stop(self) -> None:
         """Stop the broker (idempotent)."""
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            stop_process(self._process)
             self._process = None
 
     def __enter__(self) -> EmbeddedBroker:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.sim.broker import EmbeddedBroker, free_port, wait_for_port
+from edge.sim.broker import EmbeddedBroker, free_port, stop_process, wait_for_port
 
 __all__ = ["NEEDS_MOSQUITTO", "Broker", "has_mosquitto"]
 
@@ -75,12 +75,7 @@ class Broker:
             self._embedded.stop()
             self._embedded = None
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            stop_process(self._process)
             self._process = None
 
     def restart(self) -> None:
