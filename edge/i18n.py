@@ -1,8 +1,10 @@
 """The one message catalogue: English message ids, translated through gettext (Chinese by default).
 
 Staff read Chinese, so messages they see go through ``_()`` and are looked up in
-``edge/locale/<lang>.po``. The ``.po`` file is the single source of truth; it is compiled in
-memory with polib at first use, so no binary ``.mo`` file has to be kept in sync by hand.
+``edge/locale/<lang>.po`` and ``edge/locale/<lang>.<part>.po`` (one file per capability, so
+that work on one capability never edits another's catalogue). The ``.po`` files are the single
+source of truth; they are merged and compiled in memory with polib at first use, so no binary
+``.mo`` file has to be kept in sync by hand. A message id defined twice is an error.
 """
 
 from __future__ import annotations
@@ -30,10 +32,36 @@ def _catalogue(lang: str) -> gettext.NullTranslations:
             if lang == "en":
                 _catalogues[lang] = gettext.NullTranslations()
             else:
-                source = resources.files("edge.locale").joinpath(f"{lang}.po").read_text("utf-8")
-                mo = polib.pofile(source).to_binary()
-                _catalogues[lang] = gettext.GNUTranslations(io.BytesIO(mo))
+                _catalogues[lang] = gettext.GNUTranslations(io.BytesIO(_merged(lang).to_binary()))
         return _catalogues[lang]
+
+
+def catalogue_files(lang: str) -> list[str]:
+    """Names of the .po files of a language: ``<lang>.po`` first, then its parts by name."""
+    names = [entry.name for entry in resources.files("edge.locale").iterdir()
+             if entry.name.endswith(".po")]
+    parts = sorted(n for n in names if n.startswith(f"{lang}.") and n != f"{lang}.po")
+    return [f"{lang}.po", *parts]
+
+
+def _merged(lang: str) -> polib.POFile:
+    merged: polib.POFile | None = None
+    seen: dict[str, str] = {}
+    for name in catalogue_files(lang):
+        source = resources.files("edge.locale").joinpath(name).read_text("utf-8")
+        po = polib.pofile(source)
+        if merged is None:
+            merged = po
+            seen = {e.msgid: name for e in po}
+            continue
+        for entry in po:
+            if entry.msgid in seen:
+                msg = f"message {entry.msgid!r} is defined in {seen[entry.msgid]} and {name}"
+                raise ValueError(msg)
+            seen[entry.msgid] = name
+            merged.append(entry)
+    assert merged is not None  # noqa: S101 - <lang>.po always exists
+    return merged
 
 
 def set_language(lang: str) -> None:

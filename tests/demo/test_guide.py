@@ -10,7 +10,7 @@ import polib
 import pytest
 
 from edge.cli import main
-from edge.i18n import set_language
+from edge.i18n import catalogue_files, set_language
 from tests.conftest import REPO
 
 GUIDE = REPO / "docs" / "zh" / "排程编辑指南.md"
@@ -78,7 +78,8 @@ def test_guide_wrong_examples_print_exactly_the_quoted_errors(
 def test_guide_quotes_real_command_messages() -> None:
     """Test that every command message the guide quotes is a translation from the catalogue."""
     patterns = [re.sub(r"\\\{\w+\\\}", ".+?", re.escape(e.msgstr))
-                for e in polib.pofile(str(REPO / "edge" / "locale" / "zh.po")) if e.msgstr]
+                for name in catalogue_files("zh")
+                for e in polib.pofile(str(REPO / "edge" / "locale" / name)) if e.msgstr]
     one_or_two = re.compile("(?:" + "|".join(patterns) + "){1,2}")
     quoted = next(body for info, body in _blocks() if info == "text 提示信息")
     for line in quoted.splitlines():

@@ -9,10 +9,10 @@ from pathlib import Path
 import polib
 import pytest
 
-from edge.i18n import _, set_language
+from edge.i18n import _, catalogue_files, set_language
 from tests.conftest import REPO
 
-PO = REPO / "edge" / "locale" / "zh.po"
+LOCALE = REPO / "edge" / "locale"
 # Calls whose first string argument (or `message=`) is a catalogue message id.
 _MARKERS = {"_", "N_", "fail"}
 
@@ -44,20 +44,25 @@ def message_ids() -> dict[str, str]:
     return found
 
 
+def entries() -> list[polib.POEntry]:
+    """Every entry of the Chinese catalogue, over all its part files."""
+    return [e for name in catalogue_files("zh") for e in polib.pofile(str(LOCALE / name))]
+
+
 def _fields(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
 def test_every_message_has_a_chinese_translation() -> None:
     """Test that no message id used in the code is missing from zh.po (staff would see English)."""
-    catalogue = {e.msgid: e.msgstr for e in polib.pofile(str(PO)) if e.msgstr}
+    catalogue = {e.msgid: e.msgstr for e in entries() if e.msgstr}
     missing = {m: where for m, where in message_ids().items() if m not in catalogue}
     assert not missing, "\n".join(f"{where}: {m!r}" for m, where in missing.items())
 
 
 def test_translations_keep_every_placeholder() -> None:
     """Test that each translation uses exactly the {placeholders} of its English original."""
-    bad = [e.msgid for e in polib.pofile(str(PO)) if e.msgstr and _fields(e.msgid) != _fields(e.msgstr)]
+    bad = [e.msgid for e in entries() if e.msgstr and _fields(e.msgid) != _fields(e.msgstr)]
     assert not bad
 
 
@@ -69,8 +74,14 @@ def test_language_switch(lang: str, expected: str) -> None:
     assert _("must be true or false") == expected
 
 
+def test_no_message_is_defined_twice() -> None:
+    """Test that the catalogue's part files never define the same message twice."""
+    ids = [e.msgid for e in entries() if e.msgid]
+    assert len(ids) == len(set(ids))
+
+
 def test_catalogue_has_no_stale_entries() -> None:
     """Test that zh.po holds no message the code no longer uses (it would rot unnoticed)."""
     used = message_ids()
-    stale = [e.msgid for e in polib.pofile(str(PO)) if e.msgid and e.msgid not in used]
+    stale = [e.msgid for e in entries() if e.msgid and e.msgid not in used]
     assert not stale
