@@ -169,6 +169,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             ended_ts   REAL                   -- set once the daemon released what it held
         );
     """),
+    Migration(20, "post protection save version", """
+        -- grows with every snapshot of a post; a save never replaces a higher version
+        ALTER TABLE post_protection ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+    """),
 )
 
 

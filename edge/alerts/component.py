@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import json
 import logging
 import os
 import time
@@ -26,6 +25,8 @@ from edge.alerts.outbox import Dispatcher
 from edge.alerts.roster import Roster
 from edge.events import Event, Severity
 from edge.mqtt import Message
+from edge.payload import PayloadError
+from edge.payload import loads as payload_loads
 
 if TYPE_CHECKING:
     from edge.app import App
@@ -141,8 +142,8 @@ class AlertsComponent:
                 msg = "acknowledgement too long"
                 raise AlertsError(msg)
             try:
-                data = json.loads(message.payload)
-            except (ValueError, UnicodeDecodeError):
+                data = payload_loads(message.payload)
+            except PayloadError:
                 data = None
             if not isinstance(data, dict) or not isinstance(data.get("by"), str):
                 msg = 'an acknowledgement is JSON {"by": "<worker id>", "note": "..."}'

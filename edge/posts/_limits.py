@@ -102,6 +102,9 @@ class PostLimits:
         max_hold_s: Longest time one reading stands for. After that the reading is stale:
             elements neither grow nor reset until a newer reading arrives (silence is the
             daemon's "post offline" alert, not a trip).
+        max_current_a: Plausibility ceiling of a port current in A (the meter's range). A
+            reading above it is a sensor fault; if it is also at or above the instantaneous
+            setting the port is cut all the same (fail safe: the breaker may not have acted).
     """
 
     total_current_a: float | None = None
@@ -109,11 +112,12 @@ class PostLimits:
     overtemp_c: float | None = None
     overtemp_delay_s: float = DEFAULT_OVERTEMP_DELAY_S
     max_hold_s: float = DEFAULT_MAX_HOLD_S
+    max_current_a: float = MAX_CURRENT_A
 
     def __post_init__(self) -> None:
         """Reject settings no protection element can work with."""
         _check(
             self,
-            positive=("total_current_a", "max_hold_s"),
+            positive=("total_current_a", "max_hold_s", "max_current_a"),
             non_negative=("total_current_delay_s", "overtemp_delay_s"),
         )

@@ -1,9 +1,12 @@
 """Cut-offs of one post: send the profile's ``port_off``, wait for telemetry to confirm, retry, escalate.
 
-A port is only ever reported off when a reading taken after the command shows it off (current at
-about 0 A, or the relay reported open). Until then the command is sent again every
-``confirm_s``; after ``retries`` repeats the post gets "cut-off failed" and the tracker keeps
-waiting, so a late confirmation is still reported.
+A port is only ever reported off when a reading shows it off: taken after the command (current
+at about 0 A, or the relay reported open), or the very message that tripped it reporting the
+relay already open (the device cut itself). Until then the command is sent again every
+``confirm_s``; after ``retries`` repeats, where the profile can ask the device for its status
+(``port_status``), the daemon asks and waits one more ``confirm_s`` (telemetry may just be
+silent); only then the post gets "cut-off failed", and the tracker keeps waiting, so a late
+confirmation is still reported.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class Cutoff:
     request_id: int
     sent_at: float  # epoch seconds of the first command
     attempts: int = 1
+    queried: bool = False  # the device was asked for its status before failure
     failed: bool = False
     confirmed_by: str = ""
     timer: asyncio.TimerHandle | None = field(default=None, repr=False)
@@ -42,6 +46,8 @@ class Cutoff:
 Send = Callable[[int, int, str], None]
 """send(port, request_id, reason): publish the port_off command."""
 Report = Callable[[Cutoff], None]
+Query = Callable[[int], None]
+"""query(port): ask the device to report the port's state now (its own status command)."""
 
 
 class CutoffTracker:
@@ -55,10 +61,11 @@ class CutoffTracker:
         on_failed: Called once when the retries are exhausted.
     """
 
-    def __init__(self, send: Send, confirm_s: float, retries: int, *,
-                 on_confirmed: Report, on_failed: Report) -> None:
+    def __init__(self, send: Send, confirm_s: float, retries: int, *,  # noqa: PLR0913
+                 on_confirmed: Report, on_failed: Report, query: Query | None = None) -> None:
         """Store the callbacks; nothing is pending."""
         self._send = send
+        self._query = query
         self.confirm_s = confirm_s
         self.retries = retries
         self._on_confirmed = on_confirmed
@@ -126,6 +133,17 @@ class CutoffTracker:
             logger.warning("port %d: cut-off not confirmed after %.1f s; sending it again "
                            "(attempt %d)", cutoff.port, self.confirm_s, cutoff.attempts)
             self._transmit(cutoff)
+            return
+        if self._query is not None and not cutoff.queried:
+            cutoff.queried = True
+            logger.warning("port %d: cut-off still not confirmed; asking the device for its "
+                           "status before declaring it failed", cutoff.port)
+            try:
+                self._query(cutoff.port)
+            except Exception:  # a broken profile template must not stop the failure report
+                logger.exception("asking port %d for its status failed", cutoff.port)
+            cutoff.timer = asyncio.get_running_loop().call_later(self.confirm_s, self._expired,
+                                                                 cutoff)
             return
         if not cutoff.failed:
             cutoff.failed = True

@@ -14,17 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 from edge.config import ConfigError, Problem
 from edge.events import Event, Severity
+from edge.payload import PayloadError
+from edge.payload import loads as payload_loads
 from edge.posts import persist
+from edge.posts.clock import daemon_clock
 from edge.posts.const import (
     EV_RESET,
     OFFLINE_CHECK_S,
     PERSIST_EVERY_S,
+    SAVE_FLUSH_S,
     STATE_MIN_INTERVAL_S,
 )
 from edge.posts.monitor import PostMonitor
 from edge.posts.protection import NotLatchedError, UnknownPortError
+from edge.posts.saver import Saver
 from edge.posts.settings import resolve
 from edge.posts.state import build_state, open_events, restore
+from edge.posts.unknown import UnknownDevices
 
 if TYPE_CHECKING:
     from edge.app import App
@@ -58,6 +64,11 @@ class PostsComponent:
         self.tz = app.config.site.tz
         self.monitors: dict[str, PostMonitor] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self.clock = daemon_clock()
+        self.saver = Saver(app.store, self._written_from_thread)
+        self.unknown = UnknownDevices(app)
+        self.bad_commands = 0  # refused payloads on the reset topics (read by /metrics)
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -75,10 +86,12 @@ class PostsComponent:
                                         "these limits do not fit together: {detail}",
                                         {"detail": str(err)}))
                 continue
-            self.monitors[post_id] = PostMonitor(post_id, cfg, profile, limits, self)
+            self.monitors[post_id] = PostMonitor(post_id, cfg, profile, limits, self, self.clock)
         if problems:
             raise ConfigError(problems)
+        self._loop = asyncio.get_running_loop()
         resend = self._restore()
+        self.saver.start()
         mqtt = self.app.mqtt
         for monitor in self.monitors.values():
             for decoder in monitor.decoders:
@@ -86,6 +99,7 @@ class PostsComponent:
                                _handler(monitor, decoder))
             mqtt.subscribe(self.app.topics.post_reset(monitor.post_id),
                            self._reset_handler(monitor), command=True)
+        self.unknown.subscribe(self.monitors)
         self._tasks = [asyncio.create_task(self._after_connect(resend), name="posts-connect"),
                        asyncio.create_task(self._housekeeping(), name="posts-housekeeping")]
         logger.info("watching %d charging posts", len(self.monitors))
@@ -102,14 +116,16 @@ class PostsComponent:
         for monitor in self.monitors.values():
             monitor.stop()
             self._save(monitor)
+        await asyncio.to_thread(self.saver.stop, SAVE_FLUSH_S)
 
     def _restore(self) -> dict[str, list[int]]:
         saved = persist.load_all(self.app.store)
         resend: dict[str, list[int]] = {}
-        for post_id, (snapshot, events) in saved.items():
+        for post_id, row in saved.items():
             monitor = self.monitors.get(post_id)
             if monitor is not None:
-                resend[post_id] = restore(monitor, snapshot, events)
+                monitor.save_version = monitor.written_version = row.version
+                resend[post_id] = restore(monitor, row.snapshot, row.open_events, self.clock())
                 if monitor.protection.latches:
                     logger.info("post %s: ports %s are still latched from before the restart",
                                 post_id, sorted(monitor.protection.latches))
@@ -134,11 +150,10 @@ class PostsComponent:
                     self._publish_state(monitor)
             if now - last_persist >= PERSIST_EVERY_S:
                 last_persist = now
-                due = [m for m in self.monitors.values() if m.save_due]
-                for monitor in due:
-                    monitor.save_due = False
-                    rows = (monitor.post_id, monitor.protection.snapshot(), open_events(monitor))
-                    await asyncio.to_thread(persist.save, self.app.store, *rows)
+                for monitor in self.monitors.values():
+                    if monitor.save_due:
+                        monitor.save_due = False
+                        self._save(monitor)
 
     # -- the hub interface used by monitors ----------------------------------------------------
 
@@ -170,12 +185,25 @@ class PostsComponent:
         self._publish_state(monitor)
 
     def _save(self, monitor: PostMonitor) -> None:
-        try:
-            persist.save(self.app.store, monitor.post_id, monitor.protection.snapshot(),
-                         open_events(monitor))
-            monitor.dirty = False
-        except Exception:
-            logger.exception("post %s: saving protection state failed", monitor.post_id)
+        """Snapshot now, on the loop, with the post's next version; the saver writes it."""
+        monitor.save_version += 1
+        monitor.dirty = False
+        self.saver.submit(monitor.post_id, monitor.save_version, monitor.protection.snapshot(),
+                          open_events(monitor))
+
+    def _written_from_thread(self, post_id: str, version: int) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(self._written, post_id, version)
+            except RuntimeError:  # the loop closed meanwhile (stopping)
+                pass
+
+    def _written(self, post_id: str, version: int) -> None:
+        monitor = self.monitors[post_id]
+        monitor.written_version = max(monitor.written_version, version)
+        if monitor.written_version >= monitor.save_version:
+            self._publish_state(monitor)  # now it says "saved"
 
     def _publish_state(self, monitor: PostMonitor) -> None:
         monitor.state_dirty = False
@@ -193,7 +221,7 @@ class PostsComponent:
         result: dict[str, Any] = {"id": request_id, "action": "reset", "port": port, "by": by,
                                   "at": time.time(), "ok": False}
         try:
-            record = monitor.protection.reset(port, monitor.now(), by)
+            record = monitor.protection.reset(port, self.clock(), by)
         except UnknownPortError:
             result["error"] = "unknown_port"
         except NotLatchedError:
@@ -214,13 +242,18 @@ class PostsComponent:
     def _reset_handler(self, monitor: PostMonitor):
         def handle(msg: Message) -> None:
             try:
-                request = json.loads(msg.payload)
+                request = payload_loads(msg.payload)
                 port, by = request["port"], request["by"]
                 request_id = str(request.get("id", ""))
                 if type(port) is not int or not isinstance(by, str):
                     raise TypeError
-            except (ValueError, KeyError, TypeError):
-                monitor.rejections.add("bad_reset_command", repr(msg.payload[:80]))
+            except (PayloadError, KeyError, TypeError) as err:
+                self.bad_commands += 1
+                logger.warning("post %s: refused a reset command on %s (%s): %r",
+                               monitor.post_id, msg.topic,
+                               err.reason if isinstance(err, PayloadError) else "not "
+                               '{"port": <number>, "by": "<worker>"}', msg.payload[:80])
+                monitor.rejections.add("bad_command", repr(msg.payload[:80]))
                 monitor.last_command = {"action": "reset", "ok": False, "error": "bad_request",
                                         "at": time.time()}
                 self.changed(monitor, urgent=True)

@@ -32,14 +32,25 @@ CONFIRM_CURRENT_A = 0.1
 """At or below this a cut port counts as off (meters read a few mA of noise)."""
 
 # --- Clock ---
-MAX_CLOCK_SKEW_S = 24 * 3600.0
-"""A device timestamp further than this from the arrival time is not believed."""
+CLOCK_STEP_TOLERANCE_S = 2.0
+"""A device clock that moved this much more or less than the daemon's between two messages
+stepped (NTP, a reset RTC). Tasmota stamps whole seconds; network jitter is far below this."""
+LOG_CLOCK_STEPS_EVERY_S = 3600.0
+"""A post whose clock keeps stepping is logged at most this often (each step is counted)."""
+
+# --- Devices nobody configured ---
+LOG_UNKNOWN_DEVICE_EVERY_S = 3600.0
+"""Telemetry from a device id no post has is logged at most this often per id (always counted)."""
 
 # --- Timing of the daemon's own work (not staff settings) ---
 STATE_MIN_INTERVAL_S = 1.0
 """Changed readings are published at most this often per post; protection changes at once."""
 PERSIST_EVERY_S = 10.0
 """Protection state of a post that changed is saved this often (and at every trip and reset)."""
+SAVE_RETRY_S = 1.0
+"""A save that failed (disk full, read-only) is tried again this often until it is written."""
+SAVE_FLUSH_S = 5.0
+"""On stop, how long the daemon waits for the last saves to be written."""
 OFFLINE_CHECK_S = 1.0
 
 # --- MQTT commands ---
@@ -57,6 +68,7 @@ EV_OFFLINE = "post.offline"
 EV_ONLINE = "post.online"
 EV_SENSOR = "post.sensor_fault"
 EV_RESET = "post.reset"
+EV_CLOCK_STEP = "post.clock_step"
 
 # --- Port states as published in posts/<post>/state ---
 PORT_NORMAL = "normal"

@@ -15,9 +15,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from edge.profiles.codec import MAX_PAYLOAD_BYTES, Binding, Decoded, DecodeError, decode
+from edge.payload import MAX_PAYLOAD_BYTES, PayloadError
+from edge.payload import loads as payload_loads
+from edge.profiles.codec import Binding, Decoded, DecodeError, decode
 from edge.profiles.model import FieldSpec, MessageFormat, PortsMode
 from edge.profiles.transforms import TransformError, apply
 
@@ -197,13 +197,9 @@ class FastDecoder:
             except UnicodeDecodeError as err:
                 raise DecodeError("not_utf8", str(err)) from None
         try:
-            return orjson.loads(payload)
-        except orjson.JSONDecodeError as err:
-            try:
-                payload.decode("utf-8")
-            except UnicodeDecodeError as bad:
-                raise DecodeError("not_utf8", str(bad)) from None
-            raise DecodeError("not_json", str(err)) from None
+            return payload_loads(payload)
+        except PayloadError as err:
+            raise DecodeError(err.reason, err.detail) from None
 
     def _decode(self, match: re.Match[str] | None, payload: bytes) -> Decoded | None:
         data = self._parse(payload)

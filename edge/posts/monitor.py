@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from edge.events import Event, Severity
 from edge.posts.actions import Cutoff, CutoffTracker
+from edge.i18n import N_, _
+from edge.posts.clock import Clock, DeviceClock
 from edge.posts.const import (
+    EV_CLOCK_STEP,
     EV_CONFIRMED,
     EV_FAILED,
     EV_OFFLINE,
@@ -24,12 +27,12 @@ from edge.posts.const import (
     EV_RECUT,
     EV_SENSOR,
     EV_TRIP,
-    MAX_CLOCK_SKEW_S,
+    LOG_CLOCK_STEPS_EVERY_S,
     SENSOR_FAULT_AFTER,
 )
 from edge.posts.decoding import FastDecoder
 from edge.posts.protection import PostProtection, Recut, RecutReason, SensorFault, Trip
-from edge.posts.validate import Rejections, check_port, check_post
+from edge.posts.validate import Rejections, check_port, check_post, ranges_with
 from edge.profiles.codec import Decoded, DecodeError, bind
 from edge.profiles.model import MessageFormat, PortsMode
 from edge.profiles.transforms import DERIVATIONS
@@ -43,9 +46,25 @@ if TYPE_CHECKING:
     from edge.posts.settings import EffectiveLimits
     from edge.profiles.model import Profile
 
-__all__ = ["Hub", "PostMonitor"]
+__all__ = ["FAULT_NAMES", "Hub", "PostMonitor"]
 
 logger = logging.getLogger(__name__)
+
+FAULT_NAMES: dict[str, str] = {
+    "overcurrent": N_("overcurrent"),
+    "overpower": N_("overpower"),
+    "overvoltage": N_("overvoltage"),
+    "undervoltage": N_("undervoltage"),
+    "overtemp": N_("overheating"),
+    "sensor_invalid": N_("meter reading invalid"),
+}
+"""Faults devices report (Shelly errors[], the canonical fault field), named for a grid worker."""
+
+
+def fault_reason(fault: str) -> str:
+    """The device-fault page's situation line, in the staff language."""
+    name = FAULT_NAMES.get(fault)
+    return _("fault reported by the post: {fault}").format(fault=_(name) if name else fault)
 
 
 class Hub(Protocol):
@@ -86,10 +105,11 @@ class PostMonitor:
         hub: The component: events, publishing, state.
     """
 
-    def __init__(self, post_id: str, config: PostConfig, profile: Profile,
-                 limits: EffectiveLimits, hub: Hub) -> None:
+    def __init__(self, post_id: str, config: PostConfig, profile: Profile,  # noqa: PLR0913
+                 limits: EffectiveLimits, hub: Hub, clock: Clock) -> None:
         """Build the decoders and the protection state (nothing is subscribed yet)."""
         self.post_id = post_id
+        self.clock = clock
         self.config = config
         self.profile = profile
         self.limits = limits
@@ -102,24 +122,31 @@ class PostMonitor:
         self._keep_raw = any(d.merge for d in self.decoders)
         self._raw: dict[int, dict[str, Any]] = {}
         self._derive = [DERIVATIONS[name] for name in profile.derive]
+        self._ranges = ranges_with(limits.post.max_current_a)
         self.rejections = Rejections(post_id)
         self.messages = 0  # messages decoded for this post (read by /metrics)
         self.dropped: Counter[str] = Counter()
         self.cutoffs = CutoffTracker(self._send_cutoff, limits.cutoff_confirm_s,
                                      limits.cutoff_retries, on_confirmed=self._confirmed,
-                                     on_failed=self._failed)
+                                     on_failed=self._failed,
+                                     query=self._query if "port_status" in profile.commands
+                                     else None)
         self.readings: dict[int, dict[str, Any]] = {p: {} for p in limits.ports}
         self.derived: set[int] = set()
         self.voltage_v: float | None = None
         self.post_reading: dict[str, Any] = {}
-        self.offset = 0.0  # device clock minus wall clock, from the last timestamped message
+        self.device_clock = DeviceClock()
+        self._clock_logged = -math.inf
         self.online: bool | None = None
         self.offline_since: float | None = None
         self.last_seen = time.monotonic()
-        self.last_ts: dict[int, float] = {}
+        self.last_device_ts: dict[int, float] = {}  # per port, while the device clock is steady
+        self._last_values: dict[int, dict[str, Any]] = {}
         self._streak: Counter[str] = Counter()
         self.sensor_faults: dict[str, dict[str, Any]] = {}
         self.last_command: dict[str, Any] | None = None
+        self.save_version = 0  # number of the newest snapshot taken (grows, survives restarts)
+        self.written_version = 0  # number of the newest snapshot on disk
         self.dirty = False  # a trip, reset or open event not saved yet: save at once
         self.save_due = False  # accumulators moved: save with the next periodic save
         self.state_dirty = False  # readings changed since the state was last published
@@ -134,8 +161,8 @@ class PostMonitor:
                 "location": self.config.location, "profile": self.profile.id, **more}
 
     def now(self) -> float:
-        """The post's clock now (device time when it stamps its readings)."""
-        return time.time() + self.offset
+        """Protection time now: the daemon's monotonic clock, whatever the device's says."""
+        return self.clock()
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -149,28 +176,125 @@ class PostMonitor:
         if decoded is None:
             return
         self.messages += 1
+        if decoded.availability is not None:
+            # The profile's own availability topic is a sign of life as such.
+            self._alive()
+            self._availability(decoded.availability, "lwt")
+            return
+        for problem in decoded.problems:
+            self.rejections.add("bad_value", problem)
+        now = self.clock()
+        post_reading, port_readings = self._check(decoder, decoded)
+        if not post_reading and not port_readings:
+            # [], {}, null, {"ENERGY": []}: nothing to protect with, so not a sign of life.
+            self.rejections.add("no_readings", repr(msg.payload[:80]))
+            return
+        self._alive()
+        if self.online is not True:
+            self._availability(True, "telemetry")
+        device_ts = self._device_time(decoded.ts, now, msg)
+        decisions: list[Decision] = []
+        if post_reading:
+            decisions += self._post_values(now, post_reading)
+        off_now: list[int] = []
+        for port, (raw, reading, over) in port_readings.items():
+            if not self._in_order(port, device_ts, raw):
+                continue
+            if reading.get("on") is False:
+                off_now.append(port)
+            decisions += self._port_values(now, device_ts or msg.received_at, port, reading, over)
+        if decisions:
+            self._act(decisions, off_now)
+        if not self.protection.quiet or self._timer is not None:
+            self.save_due = True
+            self._schedule()
+
+    def _alive(self) -> None:
         self.last_seen = time.monotonic()
         if self._streak["post"]:
             self._streak["post"] = 0
             self._clear_fault("post")
-        if decoded.availability is not None:
-            self._availability(decoded.availability, "lwt")
-            return
-        if self.online is not True:
-            self._availability(True, "telemetry")
-        ts = self._timestamp(decoded.ts, msg.received_at)
-        for problem in decoded.problems:
-            self.rejections.add("bad_value", problem)
-        decisions: list[Decision] = []
+
+    def _check(self, decoder: FastDecoder, decoded: Decoded) -> tuple[
+            dict[str, Any], dict[int, tuple[dict[str, Any], dict[str, Any], float | None]]]:
+        """Validate every value first: (post reading, port → (raw, reading, over-range current))."""
+        post_reading: dict[str, Any] = {}
         if decoded.post:
-            decisions += self._post_values(ts, decoded.post)
+            post_reading = self._check_post(decoded.post)
+        ports: dict[int, tuple[dict[str, Any], dict[str, Any], float | None]] = {}
+        complete = decoder.binding.spec.complete
         for port, values in decoded.ports.items():
-            decisions += self._port_values(ts, port, values)
-        if decisions:
-            self._act(decisions)
-        if not self.protection.quiet or self._timer is not None:
-            self.save_due = True
-            self._schedule()
+            if port not in self.readings:
+                self.rejections.add("unknown_port", str(port))
+                continue
+            if complete and "fault" not in values:
+                values["fault"] = None  # a whole status without errors: no fault now
+            bad: list[tuple[str, str, Any]] = []
+            reading = check_port(values, bad, self._ranges)
+            over = None
+            if bad:
+                over = self._bad_port_values(port, bad)
+            elif self._streak[str(port)]:
+                self._streak[str(port)] = 0
+                self._clear_fault(str(port))
+            if reading or over is not None:
+                ports[port] = (values, reading, over)
+        return post_reading, ports
+
+    def _bad_port_values(self, port: int, bad: list[tuple[str, str, Any]]) -> float | None:
+        """Count rejected values; return a finite current above the ceiling (it may still cut)."""
+        key = str(port)
+        over = None
+        for name, reason, value in bad:
+            self.rejections.add(f"{name}_{reason}", repr(value)[:60])
+            if name == "current_a" and reason == "absurd":
+                over = float(value)
+        self._streak[key] += 1
+        if self._streak[key] >= SENSOR_FAULT_AFTER and key not in self.sensor_faults:
+            self._raise_fault(key, port, bad)
+        return over
+
+    def _device_time(self, ts: Any, now: float, msg: Message) -> float | None:
+        """The device's timestamp if it has a usable one; a step of its clock is reported."""
+        if ts is None:
+            return None
+        if type(ts) is not float or not math.isfinite(ts):
+            self.rejections.add("bad_timestamp", repr(ts))
+            return None
+        jump = self.device_clock.step(ts, now)
+        if jump is not None:
+            self._clock_step(jump, ts, msg)
+            # Ordering by device time starts over on the new clock.
+            self.last_device_ts.clear()
+        return ts
+
+    def _clock_step(self, jump: float, device_ts: float, msg: Message) -> None:
+        self.dropped["clock_step"] += 1
+        mono = time.monotonic()
+        if mono - self._clock_logged >= LOG_CLOCK_STEPS_EVERY_S:
+            self._clock_logged = mono
+            logger.warning("post %s: the device clock stepped %+.1f s (on %s); protection keeps "
+                           "timing on the daemon's clock (%d step(s) so far)", self.post_id, jump,
+                           msg.topic, self.device_clock.steps)
+        self.hub.emit(Event(EV_CLOCK_STEP, self.post_id, Severity.WARNING, self.detail(
+            step_s=round(jump, 3), device_ts=device_ts, received_at=msg.received_at,
+            steps=self.device_clock.steps)))
+
+    def _in_order(self, port: int, device_ts: float | None, raw: dict[str, Any]) -> bool:
+        """False for a repeat (same time and values) or a late reading, by a steady device clock."""
+        if device_ts is None:
+            return True
+        last = self.last_device_ts.get(port)
+        if last is not None:
+            if device_ts < last:
+                self.dropped["out_of_order"] += 1
+                return False
+            if device_ts == last and raw == self._last_values.get(port):
+                self.dropped["duplicate"] += 1
+                return False
+        self.last_device_ts[port] = device_ts
+        self._last_values[port] = raw
+        return True
 
     def _decode(self, decoder: FastDecoder, msg: Message) -> Decoded | None:
         if not self._keep_raw or not decoder.fast:
@@ -205,16 +329,7 @@ class PostMonitor:
             self._raw[port] = dict(data)
         return decoder.from_data(match, data)
 
-    def _timestamp(self, ts: Any, received_at: float) -> float:
-        if ts is None:
-            return received_at + self.offset
-        if type(ts) is float and abs(ts - received_at) <= MAX_CLOCK_SKEW_S:
-            self.offset = ts - received_at
-            return ts
-        self.rejections.add("bad_timestamp", repr(ts))
-        return received_at + self.offset
-
-    def _post_values(self, ts: float, values: dict[str, Any]) -> list[Decision]:
+    def _check_post(self, values: dict[str, Any]) -> dict[str, Any]:
         if type(values.get("voltage_v")) is list:
             # Multi-channel Tasmota: ENERGY.Voltage is per channel; the ports carry it.
             values = {k: v for k, v in values.items() if k != "voltage_v"}
@@ -222,6 +337,9 @@ class PostMonitor:
         reading = check_post(values, bad)
         for key, reason, value in bad:
             self.rejections.add(f"{key}_{reason}", repr(value))
+        return reading
+
+    def _post_values(self, ts: float, reading: dict[str, Any]) -> list[Decision]:
         if "voltage_v" in reading:
             self.voltage_v = reading["voltage_v"]
         self.post_reading.update(reading)
@@ -230,62 +348,50 @@ class PostMonitor:
                                                 fault=reading.get("fault"))
         return []
 
-    def _port_values(self, ts: float, port: int, values: dict[str, Any]) -> list[Decision]:
-        if port not in self.readings:
-            self.rejections.add("unknown_port", str(port))
-            return []
-        bad: list[tuple[str, str, Any]] = []
-        reading = check_port(values, bad)
-        key = str(port)
-        if bad:
-            for name, reason, value in bad:
-                self.rejections.add(f"{name}_{reason}", repr(value)[:60])
-            self._streak[key] += 1
-            if self._streak[key] >= SENSOR_FAULT_AFTER and key not in self.sensor_faults:
-                self._raise_fault(key, port, bad)
-        elif self._streak[key]:
-            self._streak[key] = 0
-            self._clear_fault(key)
+    def _port_values(self, ts: float, shown_ts: float, port: int, reading: dict[str, Any],
+                     over: float | None) -> list[Decision]:
         if self._derive and "current_a" not in reading and "power_w" in reading:
             for derive in self._derive:
                 if derive(reading, reading.get("voltage_v", self.voltage_v)):
                     self.derived.add(port)
-        last = self.last_ts.get(port)
-        if last is not None and ts <= last:
-            self.dropped["duplicate" if ts == last else "out_of_order"] += 1
-            return []
-        self.last_ts[port] = ts
         shown = self.readings[port]
         shown.update(reading)
-        shown["ts"] = ts
+        shown["ts"] = shown_ts
         current, on = reading.get("current_a"), reading.get("on")
         if self.cutoffs.pending:
             self.cutoffs.observe(port, current, on)
-        return self.protection.observe(ts, port, current_a=current,
+        return self.protection.observe(ts, port, current_a=over if current is None else current,
                                        power_w=reading.get("power_w"),
                                        temp_c=reading.get("temp_c"), on=on,
                                        fault=reading.get("fault"))
 
     # -- decisions -----------------------------------------------------------------------------
 
-    def _act(self, decisions: list[Decision]) -> None:
+    def _act(self, decisions: list[Decision], off_now: list[int] = ()) -> None:  # type: ignore[assignment]
         for decision in decisions:
             if isinstance(decision, Trip):
                 for port in decision.ports:
                     self.cutoffs.cut(port, str(decision.cause))
+                    if port in off_now:
+                        # The message that tripped it says the relay is already open (the
+                        # device cut itself, e.g. Shelly "source":"limit"): that confirms it.
+                        self.cutoffs.observe(port, None, False)
                 self.dirty = True
                 subject = self.post_id if decision.port is None else f"{self.post_id}/{decision.port}"
                 self.hub.emit(Event(EV_TRIP, subject, Severity.WARNING,
-                                    self.detail(**decision.to_dict()), ts=decision.at))
+                                    self.detail(**_trip_detail(decision)), ts=time.time()))
             elif isinstance(decision, Recut):
                 if decision.reason is RecutReason.STILL_ON and decision.port in self.cutoffs.pending:
                     continue  # the tracker is already sending it again
                 self.cutoffs.cut(decision.port, f"recut_{decision.reason}")
                 self.dirty = True
                 self.hub.emit(Event(EV_RECUT, f"{self.post_id}/{decision.port}", Severity.WARNING,
-                                    self.detail(**decision.to_dict()), ts=decision.at))
+                                    self.detail(**decision.to_dict()), ts=time.time()))
             elif isinstance(decision, SensorFault):
                 self.rejections.add(f"{decision.quantity}_{decision.reason}", decision.value)
+                if decision.quantity == "current_a" and decision.reason == "implausible" \
+                        and decision.port is not None:
+                    self._over_ceiling(decision)
         self.hub.changed(self, urgent=True)
 
     def _send_cutoff(self, port: int, request_id: int, reason: str) -> None:
@@ -296,6 +402,15 @@ class PostMonitor:
             {"device": self.config.topic_id or self.post_id, "port": port,
              "request_id": request_id, "reason": reason},
             root=self.hub.root, site=self.hub.site)
+        self.hub.publish(topic, payload, qos)
+
+    def _query(self, port: int) -> None:
+        from edge.profiles.codec import render_command
+
+        topic, payload, qos = render_command(
+            self.profile, "port_status",
+            {"device": self.config.topic_id or self.post_id, "port": port, "request_id": 0,
+             "reason": "confirm_cutoff"}, root=self.hub.root, site=self.hub.site)
         self.hub.publish(topic, payload, qos)
 
     def _confirmed(self, cutoff: Cutoff) -> None:
@@ -328,7 +443,7 @@ class PostMonitor:
             if deadline == self._timer_at:
                 return
             self._timer.cancel()
-        delay = max(0.0, deadline - self.now())
+        delay = max(0.0, deadline - self.clock())
         self._timer_at = deadline
         self._timer = asyncio.get_running_loop().call_later(delay, self._deadline, deadline)
 
@@ -379,10 +494,24 @@ class PostMonitor:
         if self._streak["post"] >= SENSOR_FAULT_AFTER and "post" not in self.sensor_faults:
             self._raise_fault("post", None, [("message", reason, sample[:40])])
 
-    def _raise_fault(self, key: str, port: int | None, bad: list[tuple[str, str, Any]]) -> None:
+    def _over_ceiling(self, fault: SensorFault) -> None:
+        """A current above the meter's range: a sensor fault at once (the port may be cut too)."""
+        key = str(fault.port)
+        if key in self.sensor_faults:
+            return
+        ceiling = self.limits.post.max_current_a
+        self._raise_fault(key, fault.port, [("current_a", "absurd", fault.value)], reason=_(
+            "current {value} A is above what the meter of profile {profile} can measure "
+            "({ceiling} A): the sensor or its wiring is faulty").format(
+                value=fault.value, profile=self.profile.id, ceiling=ceiling))
+
+    def _raise_fault(self, key: str, port: int | None, bad: list[tuple[str, str, Any]],
+                     reason: str = "") -> None:
         detail = self.detail(port=port, rejected=[[k, r, repr(v)[:60]] for k, r, v in bad],
                              consecutive=self._streak[key], active=True,
-                             since=time.time())
+                             since=time.time(), reason=reason or _(
+                                 "{count} readings in a row could not be used").format(
+                                     count=self._streak[key]))
         self.sensor_faults[key] = detail
         self.dirty = True
         if self.online is not False:  # an offline post's other alerts are inhibited
@@ -399,3 +528,15 @@ class PostMonitor:
         self.hub.emit(Event(EV_SENSOR, subject, Severity.INFO,
                             self.detail(port=detail["port"], active=False)))
         self.hub.changed(self, urgent=True)
+
+
+def _trip_detail(trip: Trip) -> dict[str, Any]:
+    """Event detail of a trip; a device fault has no measured value, so it names the fault."""
+    detail = trip.to_dict()
+    if trip.measured is None:
+        for key in ("measured", "limit", "unit"):
+            detail.pop(key, None)
+        fault = str(trip.evidence.get("fault") or "")
+        detail["fault"] = fault
+        detail["reason"] = fault_reason(fault)
+    return detail

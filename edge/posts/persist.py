@@ -1,37 +1,54 @@
-"""Saving and loading each post's protection state (table ``post_protection``, migration 3)."""
+"""Saving and loading each post's protection state (table ``post_protection``, migrations 3 and 20).
+
+Each row carries the post's save version; a save replaces the row only with a higher version,
+so an older snapshot written late (another thread, a retry) never overwrites a newer one.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from edge.store import Store
 
-__all__ = ["load_all", "save"]
+__all__ = ["Saved", "load_all", "save"]
 
 logger = logging.getLogger(__name__)
 
 
-def save(store: Store, post: str, snapshot: dict[str, Any], open_events: dict[str, Any]) -> None:
-    """Write one post's state durably (replacing the previous one)."""
+class Saved(NamedTuple):
+    """One post's saved state."""
+
+    snapshot: dict[str, Any]
+    open_events: dict[str, Any]
+    version: int
+
+
+def save(store: Store, post: str, snapshot: dict[str, Any], open_events: dict[str, Any],
+         version: int) -> bool:
+    """Write one post's state durably unless a newer version is saved; True if it was written."""
     with store.transaction() as db:
-        db.execute(
-            "INSERT INTO post_protection (post, snapshot, open_events, updated) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT (post) DO UPDATE SET snapshot = excluded.snapshot, "
-            "open_events = excluded.open_events, updated = excluded.updated",
-            (post, json.dumps(snapshot, allow_nan=False), json.dumps(open_events, ensure_ascii=False),
-             time.time()))
+        cursor = db.execute(
+            "INSERT INTO post_protection (post, snapshot, open_events, updated, version) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (post) DO UPDATE SET "
+            "snapshot = excluded.snapshot, open_events = excluded.open_events, "
+            "updated = excluded.updated, version = excluded.version "
+            "WHERE excluded.version > post_protection.version",
+            (post, json.dumps(snapshot, allow_nan=False),
+             json.dumps(open_events, ensure_ascii=False), time.time(), version))
+        return cursor.rowcount > 0
 
 
-def load_all(store: Store) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """post id → (snapshot, open events) of every saved post; unreadable rows are logged and skipped."""
-    out: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    for row in store.query("SELECT post, snapshot, open_events FROM post_protection"):
+def load_all(store: Store) -> dict[str, Saved]:
+    """post id → its saved state; unreadable rows are logged and skipped."""
+    out: dict[str, Saved] = {}
+    for row in store.query("SELECT post, snapshot, open_events, version FROM post_protection"):
         try:
-            out[row["post"]] = (json.loads(row["snapshot"]), json.loads(row["open_events"]))
+            out[row["post"]] = Saved(json.loads(row["snapshot"]), json.loads(row["open_events"]),
+                                     int(row["version"]))
         except ValueError:
             logger.exception("saved protection state of post %s is unreadable; starting it clear",
                              row["post"])

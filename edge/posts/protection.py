@@ -188,9 +188,11 @@ class PostProtection:
         decisions: list[Decision] = list(self._engine.advance(ts))
         st.last_ts = ts
         self._counts["accepted"] += 1
-        current = self._checked(
-            decisions, ts, port, "current_a", current_a, low=0.0, high=MAX_CURRENT_A
-        )
+        ceiling = self._engine.limits.max_current_a
+        current = self._checked(decisions, ts, port, "current_a", current_a, low=0.0, high=ceiling)
+        # Above the meter's range is a sensor fault, but never a reason to leave a port live.
+        over = current_a if current is None and current_a is not None and \
+            math.isfinite(current_a) and current_a > ceiling else None
         power = self._checked(decisions, ts, port, "power_w", power_w, low=0.0, high=MAX_POWER_W)
         temp = self._checked(decisions, ts, port, "temp_c", temp_c, low=MIN_TEMP_C, high=MAX_TEMP_C)
         if current is not None:
@@ -205,7 +207,8 @@ class PostProtection:
             if recut is not None:
                 decisions.append(recut)
         else:
-            trip = self._immediate_trip(port, ts, current, (fault or "").strip().lower())
+            trip = self._immediate_trip(port, ts, current, (fault or "").strip().lower(),
+                                        over_range=over)
             if trip is not None:
                 decisions.append(trip)
         decisions.extend(self._engine.advance(ts))
@@ -293,11 +296,11 @@ class PostProtection:
             msg = f"post {self._post} port {port} is not latched; nothing to reset"
             raise NotLatchedError(msg)
         record = ResetRecord(post=self._post, port=port, at=ts, by=by, latch=st.latch)
-        # Readings from before the cut describe a load that is gone.
-        for name in ("current", "power", "temp"):
-            held: Held | None = getattr(st, name)
-            if held is not None and held.ts <= st.latch.at:
-                setattr(st, name, None)
+        # A reset starts the port afresh. Every held reading describes the load that was cut,
+        # including an overload sample that arrived after the cut: held forward past the reset
+        # (the next report may carry no current at all, e.g. Tasmota's POWER1 OFF), it would be
+        # integrated from before the reset and trip the port again at once.
+        st.current = st.power = st.temp = None
         st.latch = None
         st.cut_at = None
         st.seen_off_since_cut = False
@@ -310,10 +313,12 @@ class PostProtection:
         data: dict[str, Any] = _STATE.dump_python(self._engine.state, mode="json")
         return data
 
-    def restore(self, data: Mapping[str, Any]) -> None:
+    def restore(self, data: Mapping[str, Any], now: float | None = None) -> None:
         """Replace the state with one from ``snapshot()``, e.g. after a daemon restart.
 
-        Ports no longer configured are dropped; newly configured ports start clear.
+        Ports no longer configured are dropped; newly configured ports start clear. When
+        ``now`` (the new clock) is behind the saved state, the saved readings and times are
+        forgotten (latches and accumulators are kept), so new readings are never out of order.
 
         Raises:
             SnapshotError: The data is malformed, of another version or of another post.
@@ -335,6 +340,11 @@ class PostProtection:
             )
             raise SnapshotError(msg)
         state.ports = {p: state.ports.get(p, PortState()) for p in self._engine.port_limits}
+        saved_at = max([t for t in (state.cursor, state.last_ts) if t is not None]
+                       + [st.last_ts for st in state.ports.values() if st.last_ts is not None],
+                       default=None)
+        if now is not None and saved_at is not None and saved_at > now:
+            _rebase(state)
         self._engine.state = state
         self._quiet = is_quiet(self._engine.state, self._fast, self._post_temp_fast, self._total_fast)
 
@@ -372,13 +382,24 @@ class PostProtection:
         return None
 
     def _immediate_trip(
-        self, port: int, ts: float, current: float | None, fault: str
+        self, port: int, ts: float, current: float | None, fault: str, *,
+        over_range: float | None = None,
     ) -> Trip | None:
-        """Instantaneous element first (a measured overcurrent), then a reported fault."""
+        """Instantaneous element first (a measured overcurrent), then a reported fault.
+
+        ``over_range`` is a finite current above the plausibility ceiling: not a value the
+        other elements may use, but at or above the instantaneous setting it cuts the port.
+        """
         lim = self._engine.port_limits[port]
         inst = lim.instantaneous_a
+        if inst is not None and current is None and over_range is not None and over_range >= inst:
+            evidence: dict[str, object] = {
+                "multiple": over_range / lim.rated_current_a, "implausible": True,
+                "ceiling_a": self._engine.limits.max_current_a}
+            return self._engine.port_trip(port, TripCause.INSTANTANEOUS, ts,
+                                          Measured(over_range, inst, "A"), evidence)
         if inst is not None and current is not None and current >= inst:
-            evidence: dict[str, object] = {"multiple": current / lim.rated_current_a}
+            evidence = {"multiple": current / lim.rated_current_a}
             measured = Measured(current, inst, "A")
             return self._engine.port_trip(port, TripCause.INSTANTANEOUS, ts, measured, evidence)
         if fault:
@@ -404,3 +425,19 @@ class PostProtection:
         st.cut_at = ts
         st.seen_off_since_cut = False
         return Recut(self._post, port, ts, reason, st.latch)
+
+
+def _rebase(state: PostState) -> None:
+    """Forget the clock of a saved state; keep latches and what the elements accumulated.
+
+    The times in a snapshot come from the clock of the process that saved it. After a restart
+    the new clock may be behind it (the wall clock was stepped, the box rebooted): a cursor in
+    the future would make every new reading look out of order and blind protection. Readings
+    held from before the restart are stale by then anyway.
+    """
+    state.cursor = None
+    state.last_ts = None
+    state.temp = None
+    for st in state.ports.values():
+        st.last_ts = None
+        st.current = st.power = st.temp = None

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["BUILTIN_LIMITS", "POST_ONLY", "EffectiveLimits", "LimitsConfig", "resolve"]
 
 POST_ONLY = ("total_current_a", "total_current_delay_s", "post_overtemp_c",
-             "post_overtemp_delay_s", "cutoff_confirm_s", "cutoff_retries")
+             "post_overtemp_delay_s", "cutoff_confirm_s", "cutoff_retries", "max_current_a")
 """Settings of a whole post: allowed in a profile or under a post, not under one port."""
 
 
@@ -62,6 +62,9 @@ class LimitsConfig(StrictModel):
         "seconds to wait for telemetry showing a cut port at ~0 A before sending the cut again"))
     cutoff_retries: int | None = Field(default=None, ge=0, le=10, description=(
         "cut-off commands sent again before 'cut-off failed' is raised"))
+    max_current_a: float | None = Field(default=None, gt=0, le=1000, description=(
+        "plausibility ceiling of a port current (the meter's range), A: a reading above it is a "
+        "sensor fault, and still cuts the port when it is at or above instantaneous_a"))
 
     @model_validator(mode="after")
     def _instantaneous_above_rated(self) -> LimitsConfig:
@@ -94,6 +97,7 @@ BUILTIN_LIMITS: dict[str, Any] = {
     "post_overtemp_delay_s": 5.0,
     "cutoff_confirm_s": 5.0,
     "cutoff_retries": 2,
+    "max_current_a": 100.0,  # a 16 A branch; a short is cleared by the MCB within 0.1 s
 }
 """What applies where neither profile nor config.yaml says otherwise."""
 
@@ -125,6 +129,7 @@ def resolve(profile_limits: LimitsConfig, post_limits: LimitsConfig | None,
         total_current_delay_s=base["total_current_delay_s"],
         overtemp_c=base["post_overtemp_c"],
         overtemp_delay_s=base["post_overtemp_delay_s"],
+        max_current_a=base["max_current_a"],
     )
     by_port: dict[int, PortLimits] = {}
     for port in range(1, ports + 1):

@@ -81,6 +81,8 @@ def build_state(monitor: PostMonitor) -> dict[str, Any]:
         "rejected": dict(monitor.rejections.counts),
         "dropped": dict(monitor.dropped),
         "last_command": monitor.last_command,
+        # True once every change shown here (a latch above all) is on disk.
+        "saved": monitor.written_version >= monitor.save_version,
     }
 
 
@@ -92,14 +94,14 @@ def open_events(monitor: PostMonitor) -> dict[str, Any]:
         "cutoffs": {str(p): {"reason": c.reason, "failed": c.failed, "request_id": c.request_id}
                     for p, c in monitor.cutoffs.pending.items()},
         "confirmed": sorted(monitor.cutoffs.confirmed),
-        "offset": monitor.offset,
     }
 
 
-def restore(monitor: PostMonitor, snapshot: dict[str, Any], events: dict[str, Any]) -> list[int]:
+def restore(monitor: PostMonitor, snapshot: dict[str, Any], events: dict[str, Any],
+            now: float) -> list[int]:
     """Load saved state into a new monitor; returns the ports whose cut-off must be sent again."""
     try:
-        monitor.protection.restore(snapshot)
+        monitor.protection.restore(snapshot, now)
     except SnapshotError:
         logger.exception("post %s: starting with clear protection state", monitor.post_id)
         return []
@@ -107,9 +109,5 @@ def restore(monitor: PostMonitor, snapshot: dict[str, Any], events: dict[str, An
         monitor.online = False
         monitor.offline_since = float(events["offline_since"])
     monitor.sensor_faults = dict(events.get("sensor_faults") or {})
-    monitor.offset = float(events.get("offset") or 0.0)
-    for port, st in monitor.protection._engine.state.ports.items():
-        if st.last_ts is not None:
-            monitor.last_ts[port] = st.last_ts
     latched = set(monitor.protection.latches)
     return sorted(int(p) for p in (events.get("cutoffs") or {}) if int(p) in latched)

@@ -24,7 +24,7 @@ from edge.posts.const import (
     MIN_TEMP_C,
 )
 
-__all__ = ["Reading", "Rejections", "check_port", "check_post"]
+__all__ = ["Reading", "Rejections", "check_port", "check_post", "ranges_with"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +42,16 @@ Reading = dict[str, Any]
 """Canonical port or post values that passed the checks (missing keys were not reported)."""
 
 
-def _number(key: str, value: Any) -> tuple[float | None, str | None]:
+def ranges_with(max_current_a: float) -> dict[str, tuple[float, float]]:
+    """The plausible ranges with a profile's own current ceiling (its meter's range)."""
+    return dict(_RANGES, current_a=(0.0, max_current_a))
+
+
+def _number(value: Any, low: float, high: float) -> tuple[float | None, str | None]:
     """(value, None) when plausible, else (None, reason)."""
     kind = type(value)
     if kind is not float and kind is not int:  # bool is neither: True is not 1 A
         return None, "wrong_type"
-    low, high = _RANGES[key]
     if low <= value <= high:
         return float(value), None
     if kind is float and not math.isfinite(value):
@@ -57,18 +61,19 @@ def _number(key: str, value: Any) -> tuple[float | None, str | None]:
     return None, "absurd"
 
 
-def check_port(values: dict[str, Any], bad: list[tuple[str, str, Any]]) -> Reading:
+def check_port(values: dict[str, Any], bad: list[tuple[str, str, Any]],
+               ranges: dict[str, tuple[float, float]] = _RANGES) -> Reading:
     """The plausible values of one port; each rejected one is appended to ``bad`` as (key, reason, value)."""
     out: Reading = {}
     for key, value in values.items():
-        limits = _RANGES.get(key)
+        limits = ranges.get(key)
         if limits is not None:
             kind = type(value)
             # The common case inline: a number in range (NaN fails the comparison).
             if (kind is float or kind is int) and limits[0] <= value <= limits[1]:
                 out[key] = float(value)
                 continue
-            number, reason = _number(key, value)
+            number, reason = _number(value, *limits)
             if reason is None:
                 out[key] = number
             else:

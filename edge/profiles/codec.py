@@ -16,12 +16,13 @@ from zoneinfo import ZoneInfo
 
 import jmespath
 
+from edge.payload import MAX_PAYLOAD_BYTES, PayloadError
+from edge.payload import loads as payload_loads
 from edge.profiles.model import FieldSpec, MessageFormat, MessageSpec, PortsMode, Profile
 from edge.profiles.transforms import TransformError, apply
 
-__all__ = ["Binding", "DecodeError", "Decoded", "bind", "decode", "render_command"]
-
-MAX_PAYLOAD_BYTES = 64 * 1024
+__all__ = ["MAX_PAYLOAD_BYTES", "Binding", "DecodeError", "Decoded", "bind", "decode",
+           "render_command"]
 
 
 class DecodeError(ValueError):
@@ -93,9 +94,9 @@ def decode(profile: Profile, binding: Binding, topic: str, payload: bytes, tz: Z
         raise DecodeError("bad_availability", value[:40])
     if spec.format is MessageFormat.JSON:
         try:
-            data: Any = json.loads(text)
-        except ValueError as err:
-            raise DecodeError("not_json", str(err)) from None
+            data: Any = payload_loads(payload)
+        except PayloadError as err:
+            raise DecodeError(err.reason, err.detail) from None
     else:
         data = text.strip()
     if spec.when is not None and _expr(spec.when.path).search(data) != spec.when.equals:

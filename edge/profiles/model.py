@@ -207,6 +207,9 @@ class MessageSpec(StrictModel):
     when: MatchSpec | None = Field(default=None, description="read only matching messages")
     merge: bool = Field(default=False, description="true: a partial update merged into the last "
                         "full status (Shelly NotifyStatus); false: the payload is complete")
+    complete: bool = Field(default=False, description="true: each port's status is whole, so a "
+                           "port 'fault' it leaves out means no fault now (Shelly omits 'errors' "
+                           "when there are none); false: a field left out was not reported")
     timestamp: FieldSpec | None = Field(default=None, description="sample time; none = arrival")
     fields: dict[str, FieldSpec] = Field(default_factory=dict, description="device-level values")
     ports: PortsSpec | None = Field(default=None, description="per-port values")
@@ -271,7 +274,9 @@ class AudioSpec(StrictModel):
     bitrate_kbps: int | None = Field(default=None, ge=16, le=320, description="mp3 bit rate")
 
 
-_POST_COMMANDS = {"port_off", "port_on"}
+# port_status (optional) asks the device to report a port now: the cut-off is confirmed with
+# it before "cut-off failed" is raised when telemetry stays silent.
+_POST_COMMANDS = {"port_off", "port_on", "port_status"}
 _SPEAKER_COMMANDS = {"play", "stop", "volume", "say"}
 
 
