@@ -30,12 +30,11 @@ from edge.posts.protection import NotLatchedError, UnknownPortError
 from edge.posts.saver import Saver
 from edge.posts.settings import resolve
 from edge.posts.state import build_state, open_events, restore
-from edge.posts.unknown import UnknownDevices
+from edge.posts.router import Router
 
 if TYPE_CHECKING:
     from edge.app import App
     from edge.mqtt import Message
-    from edge.posts.decoding import FastDecoder
 
 __all__ = ["PostsComponent", "create"]
 
@@ -66,7 +65,7 @@ class PostsComponent:
         self._tasks: list[asyncio.Task[None]] = []
         self.clock = daemon_clock()
         self.saver = Saver(app.store, self._written_from_thread)
-        self.unknown = UnknownDevices(app)
+        self.router = Router(app)
         self.bad_commands = 0  # refused payloads on the reset topics (read by /metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -93,13 +92,10 @@ class PostsComponent:
         resend = self._restore()
         self.saver.start()
         mqtt = self.app.mqtt
+        self.router.subscribe(self.monitors)
         for monitor in self.monitors.values():
-            for decoder in monitor.decoders:
-                mqtt.subscribe(_whole_levels(decoder.binding.topic_filter),
-                               _handler(monitor, decoder))
             mqtt.subscribe(self.app.topics.post_reset(monitor.post_id),
                            self._reset_handler(monitor), command=True)
-        self.unknown.subscribe(self.monitors)
         self._tasks = [asyncio.create_task(self._after_connect(resend), name="posts-connect"),
                        asyncio.create_task(self._housekeeping(), name="posts-housekeeping")]
         logger.info("watching %d charging posts", len(self.monitors))
@@ -261,22 +257,3 @@ class PostsComponent:
             self.reset(monitor.post_id, port, by, request_id)
 
         return handle
-
-
-def _whole_levels(topic_filter: str) -> str:
-    """``POWER+`` and ``switch:+`` are not valid MQTT filters: widen such a level to ``+``.
-
-    ``codec.bind`` puts ``+`` where ``{port}`` was, inside a level for Tasmota and Shelly; the
-    binding's own pattern still picks the exact topics out of the wider subscription.
-    """
-    return "/".join("+" if "+" in level else level for level in topic_filter.split("/"))
-
-
-def _handler(monitor: PostMonitor, decoder: FastDecoder):
-    on_message = monitor.on_message
-
-    def handle(msg: Message) -> None:
-        on_message(decoder, msg)
-        monitor.state_dirty = True
-
-    return handle
