@@ -48,9 +48,16 @@ def loads(payload: bytes | str, *, max_bytes: int = MAX_PAYLOAD_BYTES,
             except UnicodeDecodeError as bad:
                 raise PayloadError("not_utf8", str(bad)) from None
         raise PayloadError("not_json", str(err)) from None
-    if type(data) is dict or type(data) is list:
-        _check_depth(data, max_depth)
+    if (type(data) is dict or type(data) is list) and _openings(payload) > max_depth:
+        _check_depth(data, max_depth)  # only a payload with enough brackets can be too deep
     return data
+
+
+def _openings(payload: bytes | str) -> int:
+    """How many containers the payload opens at most (brackets inside strings count too)."""
+    if isinstance(payload, bytes):
+        return payload.count(b"{") + payload.count(b"[")
+    return payload.count("{") + payload.count("[")
 
 
 def _check_depth(data: dict[str, Any] | list[Any], max_depth: int) -> None:

@@ -35,47 +35,6 @@ class FastBounds(NamedTuple):
         return cls(current, min(power, MAX_POWER_W), min(temp, MAX_TEMP_C))
 
 
-def observe_fast(
-    state: PostState, st: PortState, bounds: FastBounds, total_fast: float, ts: float,
-    values: tuple[float | None, float | None, float | None],
-) -> bool:
-    """Take a reading (current, power, temp) that cannot start an element; False if it might.
-
-    NaN fails every comparison, so a bad value always takes the full path and is reported.
-    """
-    current, power, temp = values
-    last = st.last_ts
-    if not (math.isfinite(ts) and (last is None or ts > last)):
-        return False
-    if current is not None and not 0.0 <= current < bounds.current:
-        return False
-    if power is not None and not 0.0 <= power < bounds.power:
-        return False
-    if temp is not None and not MIN_TEMP_C <= temp < bounds.temp:
-        return False
-    if current is not None and total_fast != math.inf:
-        total = current
-        for other in state.ports.values():
-            if other is not st and other.current is not None:
-                total += other.current.value  # held values, stale or not: an upper bound
-        if not total < total_fast:
-            return False
-    st.last_ts = ts
-    if current is not None:
-        current = float(current)
-        st.current = Held(current, ts)
-    if power is not None:
-        power = float(power)
-        st.power = Held(power, ts)
-    if temp is not None:
-        temp = float(temp)
-        st.temp = Held(temp, ts)
-    st.record((ts, current, power, temp))
-    if state.cursor is None or ts > state.cursor:
-        state.cursor = ts
-    return True
-
-
 def is_quiet(state: PostState, fast: dict[int, FastBounds], post_temp_fast: float,
              total_fast: float) -> bool:
     """True when no element is timing and no held reading could start one.
@@ -106,3 +65,67 @@ def is_quiet(state: PostState, fast: dict[int, FastBounds], post_temp_fast: floa
         if st.temp is not None and not st.temp.value < bounds.temp:
             return False
     return total < total_fast
+
+
+def observe_fast_batch(  # noqa: PLR0913 - the post, its bounds and one message's readings
+    state: PostState, fast: dict[int, FastBounds], total_fast: float, ts: float,
+    readings: list[tuple[int, float | None, float | None, float | None, bool | None, str | None]],
+    load_present_a: float,
+) -> tuple[int, list[tuple[int, float | None, float | None, float | None, bool | None, str | None]]]:
+    """Take every reading of one message that cannot start an element; (taken, the others).
+
+    The post total is kept as a running sum over the message instead of being summed again for
+    each port, so a message costs in proportion to the ports it carries. A latched port reported
+    off is taken too (it only confirms the latch); a latched port seen on goes to the full path,
+    which decides the re-cut.
+    """
+    ports = state.ports
+    slow = []
+    taken = 0
+    check_total = total_fast != math.inf
+    held_total = 0.0
+    if check_total:
+        for other in ports.values():
+            if other.current is not None:
+                held_total += other.current.value  # held values, stale or not: an upper bound
+    finite = math.isfinite(ts)
+    for reading in readings:
+        port, current, power, temp, on, fault = reading
+        st = ports.get(port)
+        if st is None or fault or not finite or (st.last_ts is not None and ts <= st.last_ts):
+            slow.append(reading)
+            continue
+        latched = st.latch is not None
+        if latched and not (on is False or (on is None and current is not None
+                                            and current <= load_present_a)):
+            slow.append(reading)
+            continue
+        bounds = fast[port]
+        if ((current is not None and not 0.0 <= current < bounds.current)
+                or (power is not None and not 0.0 <= power < bounds.power)
+                or (temp is not None and not MIN_TEMP_C <= temp < bounds.temp)):
+            slow.append(reading)
+            continue
+        if current is not None and check_total:
+            total = held_total + current - (0.0 if st.current is None else st.current.value)
+            if not total < total_fast:
+                slow.append(reading)
+                continue
+            held_total = total
+        st.last_ts = ts
+        if current is not None:
+            current = float(current)
+            st.current = Held(current, ts)
+        if power is not None:
+            power = float(power)
+            st.power = Held(power, ts)
+        if temp is not None:
+            temp = float(temp)
+            st.temp = Held(temp, ts)
+        st.record((ts, current, power, temp))
+        if latched:
+            st.seen_off_since_cut = True
+        taken += 1
+    if taken and (state.cursor is None or ts > state.cursor):
+        state.cursor = ts
+    return taken, slow

@@ -31,7 +31,14 @@ from edge.posts.const import (
     SENSOR_FAULT_AFTER,
 )
 from edge.posts.decoding import FastDecoder
-from edge.posts.protection import PostProtection, Recut, RecutReason, SensorFault, Trip
+from edge.posts.protection import (
+    PortReading,
+    PostProtection,
+    Recut,
+    RecutReason,
+    SensorFault,
+    Trip,
+)
 from edge.posts.validate import Rejections, check_port, check_post, ranges_with
 from edge.profiles.codec import Decoded, DecodeError, bind
 from edge.profiles.model import MessageFormat, PortsMode
@@ -197,12 +204,16 @@ class PostMonitor:
         if post_reading:
             decisions += self._post_values(now, post_reading)
         off_now: list[int] = []
+        batch: list[PortReading] = []
+        shown_ts = device_ts or msg.received_at
         for port, (raw, reading, over) in port_readings.items():
             if not self._in_order(port, device_ts, raw):
                 continue
             if reading.get("on") is False:
                 off_now.append(port)
-            decisions += self._port_values(now, device_ts or msg.received_at, port, reading, over)
+            batch.append(self._port_values(shown_ts, port, reading, over))
+        if batch:
+            decisions += self.protection.observe_many(now, batch)
         if decisions:
             self._act(decisions, off_now)
         if not self.protection.quiet or self._timer is not None:
@@ -348,8 +359,8 @@ class PostMonitor:
                                                 fault=reading.get("fault"))
         return []
 
-    def _port_values(self, ts: float, shown_ts: float, port: int, reading: dict[str, Any],
-                     over: float | None) -> list[Decision]:
+    def _port_values(self, shown_ts: float, port: int, reading: dict[str, Any],
+                     over: float | None) -> PortReading:
         if self._derive and "current_a" not in reading and "power_w" in reading:
             for derive in self._derive:
                 if derive(reading, reading.get("voltage_v", self.voltage_v)):
@@ -360,10 +371,8 @@ class PostMonitor:
         current, on = reading.get("current_a"), reading.get("on")
         if self.cutoffs.pending:
             self.cutoffs.observe(port, current, on)
-        return self.protection.observe(ts, port, current_a=over if current is None else current,
-                                       power_w=reading.get("power_w"),
-                                       temp_c=reading.get("temp_c"), on=on,
-                                       fault=reading.get("fault"))
+        return (port, over if current is None else current, reading.get("power_w"),
+                reading.get("temp_c"), on, reading.get("fault"))
 
     # -- decisions -----------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from edge.posts._curves import Curve, CurveConstants, ResetMode, operate_time
 from edge.posts._elements import Held, PortState, PostState
 from edge.posts._engine import NOT_MEASURED, Engine, Measured
-from edge.posts._fast import FAST_MARGIN, FastBounds, is_quiet, observe_fast
+from edge.posts._fast import FAST_MARGIN, FastBounds, is_quiet, observe_fast_batch
 from edge.posts._limits import (
     MAX_CURRENT_A,
     MAX_POWER_W,
@@ -74,6 +74,9 @@ __all__ = [
     "operate_time",
 ]
 
+PortReading = tuple[int, "float | None", "float | None", "float | None", "bool | None", "str | None"]
+"""(port, current_a, power_w, temp_c, on, fault) of one port in one message; None = not sent."""
+
 # --- Persisted state ---
 STATE_VERSION = 1
 
@@ -104,7 +107,8 @@ class PostProtection:
         self._counts: Counter[str] = Counter()
         self._fast = {p: FastBounds.of(lim) for p, lim in port_limits.items()}
         total = post_limits.total_current_a
-        self._total_fast = math.inf if total is None else FAST_MARGIN * total
+        # The total element picks up only above its setting: a total at most that starts nothing.
+        self._total_fast = math.inf if total is None else total
         temp = post_limits.overtemp_c
         self._post_temp_fast = MAX_TEMP_C if temp is None else min(MAX_TEMP_C, FAST_MARGIN * temp)
         self._quiet = True
@@ -159,14 +163,27 @@ class PostProtection:
             Trips (including ones whose time came before ``ts``), a re-cut if a latched port
             is on, and a sensor fault per implausible value.
         """
-        st = self._engine.state.ports.get(port)
-        if (self._quiet and st is not None and st.latch is None and not fault
-                and observe_fast(self._engine.state, st, self._fast[port], self._total_fast,
-                                 ts, (current_a, power_w, temp_c))):
-            self._counts["accepted"] += 1
-            return []
+        return self.observe_many(ts, [(port, current_a, power_w, temp_c, on, fault)])
+
+    def observe_many(self, ts: float, readings: list[PortReading]) -> list[Decision]:
+        """Take the port readings of one message, all taken at ``ts``, in one step of time.
+
+        Time is advanced to ``ts`` once for the whole message, not once per port: the cost of a
+        message grows with the ports it carries, not with their square. While nothing is timing,
+        a reading that cannot start an element takes the fast path and no time is stepped.
+
+        Args:
+            ts: Reading time (see ``observe``).
+            readings: (port, current_a, power_w, temp_c, on, fault) per port, None = not sent.
+        """
+        if self._quiet:
+            taken, readings = observe_fast_batch(self._engine.state, self._fast, self._total_fast,
+                                                 ts, readings, LOAD_PRESENT_A)
+            self._counts["accepted"] += taken
+            if not readings:
+                return []
         try:
-            return self._observe(st, ts, port, current_a, power_w, temp_c, on, fault)
+            return self._observe_batch(ts, readings)
         finally:
             self._quiet = is_quiet(self._engine.state, self._fast, self._post_temp_fast, self._total_fast)
 
@@ -175,17 +192,30 @@ class PostProtection:
         """True while no element is timing: readings far below every setting take a fast path."""
         return self._quiet
 
-    def _observe(
-        self, st: PortState | None, ts: float, port: int, current_a: float | None,
-        power_w: float | None, temp_c: float | None, on: bool | None, fault: str | None,
-    ) -> list[Decision]:
-        if not math.isfinite(ts) or st is None:
-            self._counts["bad_timestamp" if st is not None else "unknown_port"] += 1
-            return []
-        if st.last_ts is not None and ts <= st.last_ts:
-            self._counts["duplicate" if ts == st.last_ts else "out_of_order"] += 1
+    def _observe_batch(self, ts: float, readings: list[PortReading]) -> list[Decision]:
+        if not math.isfinite(ts):
+            self._counts["bad_timestamp"] += len(readings)
             return []
         decisions: list[Decision] = list(self._engine.advance(ts))
+        ports = self._engine.state.ports
+        for port, current_a, power_w, temp_c, on, fault in readings:
+            st = ports.get(port)
+            if st is None:
+                self._counts["unknown_port"] += 1
+                continue
+            if st.last_ts is not None and ts <= st.last_ts:
+                self._counts["duplicate" if ts == st.last_ts else "out_of_order"] += 1
+                continue
+            self._apply(decisions, st, ts, port, (current_a, power_w, temp_c), on, fault)
+        decisions.extend(self._engine.advance(ts))
+        return decisions
+
+    def _apply(  # noqa: PLR0913 - one reading of one port, where the decisions go
+        self, decisions: list[Decision], st: PortState, ts: float, port: int,
+        values: tuple[float | None, float | None, float | None], on: bool | None,
+        fault: str | None,
+    ) -> None:
+        current_a, power_w, temp_c = values
         st.last_ts = ts
         self._counts["accepted"] += 1
         ceiling = self._engine.limits.max_current_a
@@ -211,8 +241,6 @@ class PostProtection:
                                         over_range=over)
             if trip is not None:
                 decisions.append(trip)
-        decisions.extend(self._engine.advance(ts))
-        return decisions
 
     def observe_post(
         self, ts: float, *, temp_c: float | None = None, fault: str | None = None
