@@ -16,6 +16,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,10 @@ MISC_INTERVAL_S = 1.0
 # so a command waits for at most one chunk of other messages, not for a whole burst.
 READ_CHUNK = 8
 READ_ROUNDS = 25
+# Bulk publishes (retained state documents) are handed to paho this many at a time, and only
+# when paho has nothing else to send: a command published meanwhile waits behind at most one
+# chunk of them, never behind a burst of a thousand.
+BULK_CHUNK = 16
 # A graceful stop waits this long for "offline" to reach the broker (SIGTERM must finish in 2 s).
 STOP_FLUSH_S = 1.0
 ONLINE = "online"
@@ -217,6 +222,8 @@ class MqttClient:
         self._tasks: list[asyncio.Task[None]] = []
         # Publishes made before start() (events of components starting up) wait here.
         self._early: list[tuple[str, str | bytes, int, bool]] = []
+        self._bulk: deque[tuple[str, str | bytes, int, bool]] = deque()
+        self._bulk_scheduled = False
         self.stats = {"received": 0, "ignored_retained_commands": 0, "handler_errors": 0,
                       "connects": 0}
 
@@ -309,23 +316,51 @@ class MqttClient:
         if self._client is not None and self._connected:
             self._client.subscribe(topic_filter, qos)
 
-    def publish(self, topic: str, payload: str | bytes, *, qos: int = 1,
-                retain: bool = False) -> paho.MQTTMessageInfo | None:
+    def publish(self, topic: str, payload: str | bytes, *, qos: int = 1,  # noqa: PLR0913
+                retain: bool = False, bulk: bool = False) -> paho.MQTTMessageInfo | None:
         """Publish. QoS ≥ 1 messages wait in paho's queue while disconnected.
 
+        Args:
+            bulk: a document that may wait (a retained state): it goes out after everything
+                published without ``bulk``, so a cut-off command is never queued behind it.
+
         Returns paho's message info (``is_published()`` turns true on the PUBACK), or None when
-        called before start() or from another thread (then it is handed to the loop).
+        called before start(), from another thread (then it is handed to the loop) or in bulk.
         """
         if self._client is None:
             self._early.append((topic, payload, qos, retain))
             return None
         if self._loop is not None and threading.get_ident() != self._loop_thread:
-            self._on_loop(lambda: self.publish(topic, payload, qos=qos, retain=retain))
+            self._on_loop(lambda: self.publish(topic, payload, qos=qos, retain=retain, bulk=bulk))
+            return None
+        if bulk and self._loop is not None:
+            self._bulk.append((topic, payload, qos, retain))
+            self._schedule_bulk()
             return None
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             logger.warning("publish to %s failed: %s", topic, paho.error_string(info.rc))
         return info
+
+    def _schedule_bulk(self) -> None:
+        if not self._bulk_scheduled and self._bulk and self._loop is not None:
+            self._bulk_scheduled = True
+            self._loop.call_soon(self._drain_bulk)
+
+    def _drain_bulk(self) -> None:
+        """Hand one chunk of bulk publishes to paho once it has nothing else queued."""
+        self._bulk_scheduled = False
+        client = self._client
+        if client is None or not self._bulk:
+            return
+        if self._connected and client.want_write():
+            return  # the write path calls again once paho's queue is empty
+        for _ in range(BULK_CHUNK if self._connected else len(self._bulk)):
+            if not self._bulk:
+                break
+            topic, payload, qos, retain = self._bulk.popleft()
+            client.publish(topic, payload, qos=qos, retain=retain)
+        self._schedule_bulk()
 
     # -- connection supervision (asyncio loop) -----------------------------------------------
 
@@ -410,6 +445,8 @@ class MqttClient:
             # Outside paho's callbacks, so writing here is safe (inside them it would deadlock).
             if self._sock is not None and client.want_write():
                 client.loop_write()
+            if self._bulk and not client.want_write():
+                self._schedule_bulk()
             drained = self.stats["received"] - before < READ_CHUNK
             sock = self._sock
             # TLS may hold decrypted bytes the socket no longer signals: keep reading them.
@@ -419,6 +456,8 @@ class MqttClient:
     def _write(self) -> None:
         if self._client is not None:
             self._client.loop_write()
+            if self._bulk and not self._client.want_write():
+                self._schedule_bulk()
 
     def _flush(self) -> None:
         """Write what paho has queued (the DISCONNECT on stop) before the socket goes."""

@@ -20,6 +20,7 @@ from edge.posts import persist
 from edge.posts.clock import daemon_clock
 from edge.posts.const import (
     EV_RESET,
+    HOUSEKEEPING_SLICE,
     OFFLINE_CHECK_S,
     PERSIST_EVERY_S,
     SAVE_FLUSH_S,
@@ -136,20 +137,29 @@ class PostsComponent:
             self._publish_state(monitor)
 
     async def _housekeeping(self) -> None:
+        """Once a second: silence checks, changed states; every PERSIST_EVERY_S: due saves.
+
+        The work is done a slice of posts at a time, yielding to the loop between slices, so a
+        trip arriving meanwhile is handled (and its cut-off sent) after at most one slice, not
+        after a thousand state documents.
+        """
         last_persist = time.monotonic()
         while True:
             await asyncio.sleep(min(OFFLINE_CHECK_S, STATE_MIN_INTERVAL_S))
             now = time.monotonic()
-            for monitor in self.monitors.values():
-                monitor.check_silence(now)
-                if monitor.state_dirty:
-                    self._publish_state(monitor)
-            if now - last_persist >= PERSIST_EVERY_S:
+            persist_now = now - last_persist >= PERSIST_EVERY_S
+            if persist_now:
                 last_persist = now
-                for monitor in self.monitors.values():
-                    if monitor.save_due:
+            monitors = list(self.monitors.values())
+            for start in range(0, len(monitors), HOUSEKEEPING_SLICE):
+                for monitor in monitors[start:start + HOUSEKEEPING_SLICE]:
+                    monitor.check_silence(now)
+                    if monitor.state_dirty:
+                        self._publish_state(monitor)
+                    if persist_now and monitor.save_due:
                         monitor.save_due = False
                         self._save(monitor)
+                await asyncio.sleep(0)
 
     # -- the hub interface used by monitors ----------------------------------------------------
 
@@ -204,8 +214,9 @@ class PostsComponent:
     def _publish_state(self, monitor: PostMonitor) -> None:
         monitor.state_dirty = False
         payload = json.dumps(build_state(monitor), ensure_ascii=False, allow_nan=False)
+        # In bulk: a state document never goes out ahead of a cut-off command.
         self.app.mqtt.publish(self.app.topics.post_state(monitor.post_id), payload, qos=1,
-                              retain=True)
+                              retain=True, bulk=True)
 
     # -- staff reset ---------------------------------------------------------------------------
 

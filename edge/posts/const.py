@@ -52,6 +52,8 @@ SAVE_RETRY_S = 1.0
 SAVE_FLUSH_S = 5.0
 """On stop, how long the daemon waits for the last saves to be written."""
 OFFLINE_CHECK_S = 1.0
+HOUSEKEEPING_SLICE = 25
+"""Posts handled per slice of the once-a-second housekeeping before yielding to the loop."""
 
 # --- MQTT commands ---
 RESET_TIMEOUT_S = 10.0
