@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from edge.posts._elements import Held, PortState, PostState
+from edge.posts._elements import Held, PostState
 from edge.posts._limits import MAX_POWER_W, MAX_TEMP_C, MIN_TEMP_C, PortLimits
 
 FAST_MARGIN = 0.95

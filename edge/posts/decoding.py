@@ -131,6 +131,11 @@ class FastDecoder:
         if ports is not None and ports.mode is PortsMode.KEYS:
             self.key_regex = re.compile("^" + re.escape(ports.key_pattern).replace(
                 re.escape("{port}"), r"(\d+)") + "$")
+        # Port fields that are the canonical keys themselves, read as they are (the canonical
+        # profile): a port entry whose keys are all among them is copied in one step.
+        self._identity: frozenset[str] | None = None
+        if self._port_fields and all(f.direct == f.key for f in self._port_fields):
+            self._identity = frozenset(f.key for f in self._port_fields)
         self.fast = (self._fields is not None and (spec.timestamp is None or self._ts is not None)
                      and (spec.when is None or self._when is not None)
                      and (ports is None or (self._ports_get is not None
@@ -230,10 +235,22 @@ class FastDecoder:
                 out.problems.append(f"{ports.path}: not a list")
                 return
             key = ports.port_key
+            identity = self._identity
             for item in collection:
                 number = item.get(key) if type(item) is dict else None
                 if type(number) is not int:
                     out.problems.append(f"{ports.path}: an entry without a whole-number '{key}'")
+                    continue
+                if identity is not None and number + shift >= 1 and \
+                        item.keys() - identity == {key}:
+                    values = dict(item)  # every key is canonical: no field-by-field walk
+                    del values[key]
+                    for name in [k for k, v in values.items() if v is None]:
+                        del values[name]  # a null is "not reported", as _fill leaves it out
+                    if number + shift in out.ports:
+                        out.ports[number + shift].update(values)
+                    else:
+                        out.ports[number + shift] = values
                     continue
                 self._port_values(number + shift, fields, item, out)
         elif ports.mode is PortsMode.KEYS:

@@ -16,18 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from edge.events import Event, Severity
 from edge.posts.actions import Cutoff, CutoffTracker
-from edge.i18n import N_, _
-from edge.posts.clock import Clock, DeviceClock
+from edge.posts.clock import Clock, DeviceClock, DeviceOrdering
+from edge.posts.health import PostHealth, trip_detail
 from edge.posts.const import (
-    EV_CLOCK_STEP,
     EV_CONFIRMED,
     EV_FAILED,
-    EV_OFFLINE,
-    EV_ONLINE,
     EV_RECUT,
-    EV_SENSOR,
     EV_TRIP,
-    LOG_CLOCK_STEPS_EVERY_S,
     SENSOR_FAULT_AFTER,
 )
 from edge.posts.decoding import FastDecoder
@@ -39,7 +34,7 @@ from edge.posts.protection import (
     SensorFault,
     Trip,
 )
-from edge.posts.validate import Rejections, check_port, check_post, ranges_with
+from edge.posts.validate import Rejections, check_port_in_place, check_post, ranges_with
 from edge.profiles.codec import Decoded, DecodeError, bind
 from edge.profiles.model import MessageFormat, PortsMode
 from edge.profiles.transforms import DERIVATIONS
@@ -53,26 +48,9 @@ if TYPE_CHECKING:
     from edge.posts.settings import EffectiveLimits
     from edge.profiles.model import Profile
 
-__all__ = ["FAULT_NAMES", "Hub", "PostMonitor"]
+__all__ = ["Hub", "PostMonitor"]
 
 logger = logging.getLogger(__name__)
-
-FAULT_NAMES: dict[str, str] = {
-    "overcurrent": N_("overcurrent"),
-    "overpower": N_("overpower"),
-    "overvoltage": N_("overvoltage"),
-    "undervoltage": N_("undervoltage"),
-    "overtemp": N_("overheating"),
-    "sensor_invalid": N_("meter reading invalid"),
-}
-"""Faults devices report (Shelly errors[], the canonical fault field), named for a grid worker."""
-
-
-def fault_reason(fault: str) -> str:
-    """The device-fault page's situation line, in the staff language."""
-    name = FAULT_NAMES.get(fault)
-    return _("fault reported by the post: {fault}").format(fault=_(name) if name else fault)
-
 
 class Hub(Protocol):
     """What a monitor needs from the component that owns it."""
@@ -101,7 +79,7 @@ def _merge(into: dict[str, Any], update: dict[str, Any]) -> None:
             into[key] = value
 
 
-class PostMonitor:
+class PostMonitor(PostHealth, DeviceOrdering):
     """Telemetry in, protection decisions out, for one post.
 
     Args:
@@ -241,7 +219,8 @@ class PostMonitor:
             if complete and "fault" not in values:
                 values["fault"] = None  # a whole status without errors: no fault now
             bad: list[tuple[str, str, Any]] = []
-            reading = check_port(values, bad, self._ranges)
+            # The decoder built this dict for this message alone: checked in place, no copy.
+            reading = check_port_in_place(values, bad, self._ranges)
             over = None
             if bad:
                 over = self._bad_port_values(port, bad)
@@ -264,48 +243,6 @@ class PostMonitor:
         if self._streak[key] >= SENSOR_FAULT_AFTER and key not in self.sensor_faults:
             self._raise_fault(key, port, bad)
         return over
-
-    def _device_time(self, ts: Any, now: float, msg: Message) -> float | None:
-        """The device's timestamp if it has a usable one; a step of its clock is reported."""
-        if ts is None:
-            return None
-        if type(ts) is not float or not math.isfinite(ts):
-            self.rejections.add("bad_timestamp", repr(ts))
-            return None
-        jump = self.device_clock.step(ts, now)
-        if jump is not None:
-            self._clock_step(jump, ts, msg)
-            # Ordering by device time starts over on the new clock.
-            self.last_device_ts.clear()
-        return ts
-
-    def _clock_step(self, jump: float, device_ts: float, msg: Message) -> None:
-        self.dropped["clock_step"] += 1
-        mono = time.monotonic()
-        if mono - self._clock_logged >= LOG_CLOCK_STEPS_EVERY_S:
-            self._clock_logged = mono
-            logger.warning("post %s: the device clock stepped %+.1f s (on %s); protection keeps "
-                           "timing on the daemon's clock (%d step(s) so far)", self.post_id, jump,
-                           msg.topic, self.device_clock.steps)
-        self.hub.emit(Event(EV_CLOCK_STEP, self.post_id, Severity.WARNING, self.detail(
-            step_s=round(jump, 3), device_ts=device_ts, received_at=msg.received_at,
-            steps=self.device_clock.steps)))
-
-    def _in_order(self, port: int, device_ts: float | None, raw: dict[str, Any]) -> bool:
-        """False for a repeat (same time and values) or a late reading, by a steady device clock."""
-        if device_ts is None:
-            return True
-        last = self.last_device_ts.get(port)
-        if last is not None:
-            if device_ts < last:
-                self.dropped["out_of_order"] += 1
-                return False
-            if device_ts == last and raw == self._last_values.get(port):
-                self.dropped["duplicate"] += 1
-                return False
-        self.last_device_ts[port] = device_ts
-        self._last_values[port] = raw
-        return True
 
     def _decode(self, decoder: FastDecoder, msg: Message) -> Decoded | None:
         if not self._keep_raw or not decoder.fast:
@@ -362,6 +299,7 @@ class PostMonitor:
     def _port_values(self, shown_ts: float, port: int, reading: dict[str, Any],
                      over: float | None) -> PortReading:
         if self._derive and "current_a" not in reading and "power_w" in reading:
+            reading = dict(reading)  # the raw values stay as received (duplicate check)
             for derive in self._derive:
                 if derive(reading, reading.get("voltage_v", self.voltage_v)):
                     self.derived.add(port)
@@ -388,7 +326,7 @@ class PostMonitor:
                 self.dirty = True
                 subject = self.post_id if decision.port is None else f"{self.post_id}/{decision.port}"
                 self.hub.emit(Event(EV_TRIP, subject, Severity.WARNING,
-                                    self.detail(**_trip_detail(decision)), ts=time.time()))
+                                    self.detail(**trip_detail(decision)), ts=time.time()))
             elif isinstance(decision, Recut):
                 if decision.reason is RecutReason.STILL_ON and decision.port in self.cutoffs.pending:
                     continue  # the tracker is already sending it again
@@ -469,83 +407,3 @@ class PostMonitor:
             self._timer.cancel()
             self._timer = None
         self.cutoffs.cancel_all()
-
-    # -- availability and sensor faults --------------------------------------------------------
-
-    def check_silence(self, now_mono: float) -> None:
-        """Mark the post offline when it has been silent for its ``offline_after_s``."""
-        if self.online is not False and now_mono - self.last_seen > self.config.offline_after_s:
-            self._availability(False, "silent")
-
-    def _availability(self, online: bool, how: str) -> None:
-        if online == self.online:
-            return
-        was = self.online
-        self.online = online
-        self.dirty = True
-        if online:
-            if was is False:
-                down = None if self.offline_since is None else time.time() - self.offline_since
-                self.hub.emit(Event(EV_ONLINE, self.post_id, Severity.INFO,
-                                    self.detail(how=how, offline_s=down)))
-            self.offline_since = None
-        else:
-            self.offline_since = time.time()
-            self.hub.emit(Event(EV_OFFLINE, self.post_id, Severity.WARNING, self.detail(
-                how=how, offline_after_s=self.config.offline_after_s,
-                silent_s=round(time.monotonic() - self.last_seen, 1),
-                latched=sorted(self.protection.latches))))
-        self.hub.changed(self, urgent=True)
-
-    def _reject_message(self, reason: str, sample: bytes) -> None:
-        self.rejections.add(reason, repr(sample))
-        self._streak["post"] += 1
-        if self._streak["post"] >= SENSOR_FAULT_AFTER and "post" not in self.sensor_faults:
-            self._raise_fault("post", None, [("message", reason, sample[:40])])
-
-    def _over_ceiling(self, fault: SensorFault) -> None:
-        """A current above the meter's range: a sensor fault at once (the port may be cut too)."""
-        key = str(fault.port)
-        if key in self.sensor_faults:
-            return
-        ceiling = self.limits.post.max_current_a
-        self._raise_fault(key, fault.port, [("current_a", "absurd", fault.value)], reason=_(
-            "current {value} A is above what the meter of profile {profile} can measure "
-            "({ceiling} A): the sensor or its wiring is faulty").format(
-                value=fault.value, profile=self.profile.id, ceiling=ceiling))
-
-    def _raise_fault(self, key: str, port: int | None, bad: list[tuple[str, str, Any]],
-                     reason: str = "") -> None:
-        detail = self.detail(port=port, rejected=[[k, r, repr(v)[:60]] for k, r, v in bad],
-                             consecutive=self._streak[key], active=True,
-                             since=time.time(), reason=reason or _(
-                                 "{count} readings in a row could not be used").format(
-                                     count=self._streak[key]))
-        self.sensor_faults[key] = detail
-        self.dirty = True
-        if self.online is not False:  # an offline post's other alerts are inhibited
-            subject = self.post_id if port is None else f"{self.post_id}/{port}"
-            self.hub.emit(Event(EV_SENSOR, subject, Severity.WARNING, detail))
-        self.hub.changed(self, urgent=True)
-
-    def _clear_fault(self, key: str) -> None:
-        detail = self.sensor_faults.pop(key, None)
-        if detail is None:
-            return
-        self.dirty = True
-        subject = self.post_id if detail["port"] is None else f"{self.post_id}/{detail['port']}"
-        self.hub.emit(Event(EV_SENSOR, subject, Severity.INFO,
-                            self.detail(port=detail["port"], active=False)))
-        self.hub.changed(self, urgent=True)
-
-
-def _trip_detail(trip: Trip) -> dict[str, Any]:
-    """Event detail of a trip; a device fault has no measured value, so it names the fault."""
-    detail = trip.to_dict()
-    if trip.measured is None:
-        for key in ("measured", "limit", "unit"):
-            detail.pop(key, None)
-        fault = str(trip.evidence.get("fault") or "")
-        detail["fault"] = fault
-        detail["reason"] = fault_reason(fault)
-    return detail

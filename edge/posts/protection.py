@@ -27,7 +27,6 @@ from edge.posts._elements import Held, PortState, PostState
 from edge.posts._engine import NOT_MEASURED, Engine, Measured
 from edge.posts._fast import FAST_MARGIN, FastBounds, is_quiet, observe_fast_batch
 from edge.posts._limits import (
-    MAX_CURRENT_A,
     MAX_POWER_W,
     MAX_TEMP_C,
     MIN_TEMP_C,

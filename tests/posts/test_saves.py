@@ -133,7 +133,9 @@ def test_kill_9_right_after_each_latch_never_loses_one(broker: Broker, site_id: 
             wait_event(probe, "post.trip", f"P1/{port}", HANG_GUARD_S)
             latched.append(port)
 
-            def saved(_m: object, want: list[int] = sorted(latched)) -> bool:
+            want = sorted(latched)
+
+            def saved(_m: object, want: list[int] = want) -> bool:
                 doc = state(probe, f"{base}/state") or {}
                 return doc.get("latched_ports") == want and doc.get("saved") is True
 
