@@ -42,12 +42,20 @@ class ShellyGen2(Dialect):
                         retain=True)
 
     def command_filters(self) -> list[str]:
-        """``<id>/rpc``."""
-        return [f"{self.device_topic}/rpc"]
+        """``<id>/rpc``, and ``<id>/command`` (``status_update``)."""
+        return [f"{self.device_topic}/rpc", f"{self.device_topic}/command"]
 
     def handle_command(self, topic: str, payload: bytes, relays: Relays) -> list[Outgoing]:
-        """JSON-RPC Switch.Set / Switch.Toggle / Switch.GetStatus; reply to ``<src>/rpc``."""
-        del topic
+        """JSON-RPC Switch.Set / Switch.Toggle / Switch.GetStatus; reply to ``<src>/rpc``.
+
+        ``<id>/command`` ``status_update`` publishes the full status of every switch, as the
+        device does (the daemon asks this before it declares a cut-off failed).
+        """
+        if topic == f"{self.device_topic}/command":
+            if payload.strip() != b"status_update":
+                msg = f"unknown command {payload[:40]!r} (known: status_update)"
+                raise SimCommandError(msg)
+            return self.connected(relays.report())
         try:
             frame: Any = json.loads(payload)
         except ValueError as err:

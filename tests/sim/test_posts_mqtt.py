@@ -248,3 +248,31 @@ def test_shelly_trips_on_its_own_limit_and_reports_errors(
         assert not math.isnan(found.ports[4]["temp_c"])
 
     _run(broker, site_id, write_config, scenario, posts=("P03",))
+
+
+@pytest.mark.parametrize("post", ["P02", "P03"], ids=["tasmota-energy", "shelly-gen2"])
+def test_virtual_post_answers_the_status_query(broker: Broker, site_id: str,
+                                               write_config: Callable[..., Path], post: str) -> None:
+    """Test that the profile's port_status query (Shelly status_update, Tasmota empty POWER<n>) makes a post with hour-long telemetry intervals report port 4."""
+    site = site_with_three_vendors(broker, site_id, write_config)
+    probe = RawProbe(broker, site.filters(post))
+
+    async def main() -> None:
+        options = SimOptions(interval_s=3600.0, speed=1.0, seed=7, posts=(post,))
+        async with PostSimulator(site.config, site.profiles, options) as sim:
+            assert await sim.wait_connected(HANG_GUARD_S)
+            # Connected and subscribed: its first messages are out (LWT, status on connect).
+            assert await _wait(probe, lambda: len(probe.raw) > 0)
+            await asyncio.sleep(0)
+            start = len(probe.raw)
+            topic, payload, _qos = render_command(
+                site.profile(post), "port_status",
+                {"device": site.device(post), "port": 4, "request_id": 0, "reason": "test"},
+                root=site.config.mqtt.topic_root, site=site.config.site.id)
+            await asyncio.to_thread(probe.publish, topic, payload.decode())
+            assert await _wait(probe, lambda: _values(site, post, probe, 4, "on", start) != [])
+
+    try:
+        asyncio.run(main())
+    finally:
+        probe.close()
