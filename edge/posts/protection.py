@@ -11,7 +11,10 @@ How the daemon drives it:
    ``PostLimits.max_hold_s``), so an element operates exactly on its curve instead of at the
    next sample, which may be 10 s late.
 3. Persist ``snapshot()`` (JSON) after every trip or reset and periodically; ``restore()`` it
-   at start-up. All timestamps given to one post must come from one clock.
+   at start-up. All timestamps given to one post must come from one clock that never goes
+   back: the daemon passes its own monotonic clock (``edge.posts.clock``), never a device's.
+4. Feed the port readings of one message with ``observe_many()``: time is stepped once per
+   message, and while nothing is timing the readings take a fast path that steps no time.
 """
 
 from __future__ import annotations
