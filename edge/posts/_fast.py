@@ -115,13 +115,13 @@ def observe_fast_batch(  # noqa: PLR0913 - the post, its bounds and one message'
         st.last_ts = ts
         if current is not None:
             current = float(current)
-            st.current = Held(current, ts)
+            st.current = _hold(st.current, current, ts)
         if power is not None:
             power = float(power)
-            st.power = Held(power, ts)
+            st.power = _hold(st.power, power, ts)
         if temp is not None:
             temp = float(temp)
-            st.temp = Held(temp, ts)
+            st.temp = _hold(st.temp, temp, ts)
         st.record((ts, current, power, temp))
         if latched:
             st.seen_off_since_cut = True
@@ -129,3 +129,12 @@ def observe_fast_batch(  # noqa: PLR0913 - the post, its bounds and one message'
     if taken and (state.cursor is None or ts > state.cursor):
         state.cursor = ts
     return taken, slow
+
+
+def _hold(held: Held | None, value: float, ts: float) -> Held:
+    """The held reading, updated in place (no new object per port per message)."""
+    if held is None:
+        return Held(value, ts)
+    held.value = value
+    held.ts = ts
+    return held

@@ -24,6 +24,7 @@ from edge.posts.const import (
     OFFLINE_CHECK_S,
     PERSIST_EVERY_S,
     SAVE_FLUSH_S,
+    STATE_MAX_PER_S,
     STATE_MIN_INTERVAL_S,
 )
 from edge.posts.monitor import PostMonitor
@@ -69,6 +70,7 @@ class PostsComponent:
         self.router = Router(app)
         self.bad_commands = 0  # refused payloads on the reset topics (read by /metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._state_turn = 0  # where the next round of changed-state documents starts
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -151,11 +153,23 @@ class PostsComponent:
             if persist_now:
                 last_persist = now
             monitors = list(self.monitors.values())
-            for start in range(0, len(monitors), HOUSEKEEPING_SLICE):
+            # Changed readings: at most STATE_MAX_PER_S documents a second in all, oldest
+            # first (round robin), so 1,000 busy posts do not cost 1,000 documents a second.
+            budget = STATE_MAX_PER_S
+            count = len(monitors)
+            for step in range(count):
+                monitor = monitors[(self._state_turn + step) % count]
+                if monitor.state_dirty:
+                    if budget == 0:
+                        self._state_turn = (self._state_turn + step) % count
+                        break
+                    budget -= 1
+                    self._publish_state(monitor)
+                if step % HOUSEKEEPING_SLICE == HOUSEKEEPING_SLICE - 1:
+                    await asyncio.sleep(0)
+            for start in range(0, count, HOUSEKEEPING_SLICE):
                 for monitor in monitors[start:start + HOUSEKEEPING_SLICE]:
                     monitor.check_silence(now)
-                    if monitor.state_dirty:
-                        self._publish_state(monitor)
                     if persist_now and monitor.save_due:
                         monitor.save_due = False
                         self._save(monitor)

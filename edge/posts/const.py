@@ -45,6 +45,8 @@ LOG_UNKNOWN_DEVICE_EVERY_S = 3600.0
 # --- Timing of the daemon's own work (not staff settings) ---
 STATE_MIN_INTERVAL_S = 1.0
 """Changed readings are published at most this often per post; protection changes at once."""
+STATE_MAX_PER_S = 200
+"""Documents of changed readings published per second in all (1,000 posts: each every 5 s)."""
 PERSIST_EVERY_S = 10.0
 """Protection state of a post that changed is saved this often (and at every trip and reset)."""
 SAVE_RETRY_S = 1.0
