@@ -400,7 +400,7 @@ def main() -> int:  # noqa: PLR0915 - one run, printed in order
         pub = _client(port, "bench-publisher")
         pub.loop_start()
         size = statistics.mean(len(p) for _t, p in stream)
-        print(f"stream ({args.mode}): {len(stream)} messages, 10 posts x {PORTS} ports, "
+        print(f"stream ({args.mode}): {len(stream)} messages for 10 posts of {PORTS} ports, "
               f"{size:.0f} bytes on average, {trips_in_stream} overloads (each cut, seen off, "
               f"reset), QoS 0; MQTT {PROTOCOL} and log level {LOG_LEVEL} as in config.yaml")
 
