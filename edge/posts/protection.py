@@ -23,10 +23,8 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from edge.posts._curves import Curve, CurveConstants, ResetMode, operate_time
-from edge.posts._elements import Held, PortState, PostState
+from edge.posts._elements import Held, PortState
 from edge.posts._engine import NOT_MEASURED, Engine, Measured
 from edge.posts._fast import FAST_MARGIN, FastBounds, is_quiet, observe_fast_batch
 from edge.posts._limits import (
@@ -50,6 +48,7 @@ from edge.posts._records import (
     TripCause,
     UnknownPortError,
 )
+from edge.posts._snapshot import dump_state, load_state
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -80,7 +79,6 @@ PortReading = tuple[int, "float | None", "float | None", "float | None", "bool |
 """(port, current_a, power_w, temp_c, on, fault) of one port in one message; None = not sent."""
 
 # --- Persisted state ---
-STATE_VERSION = 1
 
 # --- Latch enforcement ---
 LOAD_PRESENT_A = 0.1
@@ -88,7 +86,6 @@ LOAD_PRESENT_A = 0.1
 RECUT_RETRY_S = 10.0
 """A latched port still on this long after its cut, never seen off, is cut again."""
 
-_STATE = TypeAdapter(PostState)
 
 
 class PostProtection:
@@ -340,8 +337,7 @@ class PostProtection:
 
     def snapshot(self) -> dict[str, Any]:
         """Return the whole state (latches, accumulators, timers, last readings) as JSON types."""
-        data: dict[str, Any] = _STATE.dump_python(self._engine.state, mode="json")
-        return data
+        return dump_state(self._engine.state)
 
     def restore(self, data: Mapping[str, Any], now: float | None = None) -> None:
         """Replace the state with one from ``snapshot()``, e.g. after a daemon restart.
@@ -353,28 +349,7 @@ class PostProtection:
         Raises:
             SnapshotError: The data is malformed, of another version or of another post.
         """
-        try:
-            state = _STATE.validate_python(data)
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            msg = (
-                f"post {self._post}: saved protection state is malformed "
-                f"({err.error_count()} problem(s); first at {where}: {first['msg']})"
-            )
-            raise SnapshotError(msg) from err
-        if state.version != STATE_VERSION or state.post != self._post:
-            msg = (
-                f"post {self._post}: saved protection state is for post {state.post!r}, "
-                f"version {state.version} (expected {self._post!r}, version {STATE_VERSION})"
-            )
-            raise SnapshotError(msg)
-        state.ports = {p: state.ports.get(p, PortState()) for p in self._engine.port_limits}
-        saved_at = max([t for t in (state.cursor, state.last_ts) if t is not None]
-                       + [st.last_ts for st in state.ports.values() if st.last_ts is not None],
-                       default=None)
-        if now is not None and saved_at is not None and saved_at > now:
-            _rebase(state)
+        state = load_state(data, self._post, self._engine.port_limits, now)
         self._engine.state = state
         self._quiet = is_quiet(self._engine.state, self._fast, self._post_temp_fast, self._total_fast)
 
@@ -456,18 +431,3 @@ class PostProtection:
         st.seen_off_since_cut = False
         return Recut(self._post, port, ts, reason, st.latch)
 
-
-def _rebase(state: PostState) -> None:
-    """Forget the clock of a saved state; keep latches and what the elements accumulated.
-
-    The times in a snapshot come from the clock of the process that saved it. After a restart
-    the new clock may be behind it (the wall clock was stepped, the box rebooted): a cursor in
-    the future would make every new reading look out of order and blind protection. Readings
-    held from before the restart are stale by then anyway.
-    """
-    state.cursor = None
-    state.last_ts = None
-    state.temp = None
-    for st in state.ports.values():
-        st.last_ts = None
-        st.current = st.power = st.temp = None
