@@ -96,12 +96,13 @@ class AlertsComponent:
                                      self.app.events, link_up=lambda: self.app.mqtt.connected)
         self.manager = AlertManager(config, self.working, self.roster, self.steady, self.clock,
                                     self.app.events, self.dispatcher.wake, disk=self.app.store)
+        self.manager.link_probe = lambda: (self.app.mqtt.connected,
+                                           int(self.app.mqtt.stats.get("connects", 0)))
         self.manager.load()
         self.app.events.listen(self.manager.on_event)
         self.app.mqtt.subscribe(self.app.topics.alert_ack("+"), self._on_ack, command=True)
         await self.dispatcher.start()
         self._down_since = self.monotonic()
-        self.manager.link(False)
         self._ticker = asyncio.create_task(self._tick_loop(), name="alerts-tick")
         logger.info("alerting started: %d worker(s), %d channel(s)", len(config.alerts.workers),
                     len(channels))
@@ -171,14 +172,12 @@ class AlertsComponent:
         if self.app.mqtt.connected:
             if self._down_since is not None:
                 self._down_since = None
-                self.manager.link(True)
                 self.dispatcher.retry_now(MQTT_CHANNEL)
                 if open_alert:
                     self.manager.on_event(Event("alerts.broker_reachable", "", Severity.INFO))
             return
         if self._down_since is None:
             self._down_since = now
-            self.manager.link(False)
         after = self.app.config.alerts.broker_unreachable_after_s
         if not open_alert and now - self._down_since >= after:
             mqtt = self.app.config.mqtt

@@ -42,3 +42,6 @@ PRUNE_EVERY_S = 60.0
 # -- hold-down ------------------------------------------------------------------------------------
 # Hold-down of an offline speaker (posts use their own offline_after_s unless alerts.offline_hold_s).
 DEFAULT_HOLD_S = 180
+# After the broker link comes back, offline devices get this long to say they are online again
+# before their hold-down may run out (wills replayed by a restarting broker page nobody).
+RECONNECT_GRACE_S = 30.0

@@ -21,7 +21,7 @@ from typing import Any
 from edge.alerts.errors import AlertsError, UnknownAlertError, UnknownWorkerError
 from edge.alerts.message import log_line
 from edge.alerts.paging import Paging
-from edge.alerts.const import DEFAULT_HOLD_S
+from edge.alerts.const import DEFAULT_HOLD_S, RECONNECT_GRACE_S
 from edge.alerts.rules import EVENT_RULES, HOLD_DOWN_KINDS, INHIBITS, Action, Rule, parse_subject
 from edge.config import GridedgeConfig
 from edge.config.alerts import SilenceMode
@@ -48,6 +48,9 @@ class AlertManager(Paging):
         # key → (steady deadline, event, rule, target): offline conditions in their hold-down
         self.pending: dict[str, tuple[float, Event, Rule, Any]] = {}
         self._link_up = True
+        self._connects = 0
+        # (connected, connects so far) of the broker link; None = no broker (tests of rules)
+        self.link_probe: Callable[[], tuple[bool, int]] | None = None
         self.stats = {"raised": 0, "folded": 0, "resolved": 0, "acked": 0, "rejected": 0,
                       "ack_refused": 0}
 
@@ -105,6 +108,7 @@ class AlertManager(Paging):
         return float(post.offline_after_s) if post is not None else float(DEFAULT_HOLD_S)
 
     def _hold_down(self, event: Event, rule: Rule, target: Any) -> None:
+        self.sync_link()
         key = target.key(rule.kinds[0])
         if key in self.open_keys or key in self.pending:
             return
@@ -116,16 +120,28 @@ class AlertManager(Paging):
         self.pending[key] = (self._clock() + left, event, rule, target)
         logger.info("%s: offline; paging only if it lasts %.0f s more", key, left)
 
-    def link(self, up: bool) -> None:
-        """The broker link went up or down: offline hold-downs count only while it is up."""
-        if up and not self._link_up:
+    def sync_link(self) -> None:
+        """Follow the broker link: offline hold-downs count only while it is up.
+
+        After a (re)connect the devices get a grace to say they are online again (their retained
+        availability arrives at once), so wills replayed by a restarting broker page nobody.
+        """
+        if self.link_probe is None:
+            return
+        up, connects = self.link_probe()
+        reconnected = connects != self._connects
+        self._connects = connects
+        if up and (reconnected or not self._link_up) and self.pending:
             now = self._clock()
-            self.pending = {key: (max(deadline, now + self._hold_s(target)), event, rule, target)
-                            for key, (deadline, event, rule, target) in self.pending.items()}
+            self.pending = {
+                key: (max(deadline, now + min(self._hold_s(target), RECONNECT_GRACE_S)), event,
+                      rule, target)
+                for key, (deadline, event, rule, target) in self.pending.items()}
         self._link_up = up
 
     def tick(self) -> None:
         """Offline conditions whose hold-down ran out page now; then escalation (see Paging)."""
+        self.sync_link()
         if self._link_up and self.pending:
             now = self._clock()
             for key, (deadline, event, rule, target) in list(self.pending.items()):
