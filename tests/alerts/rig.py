@@ -41,6 +41,7 @@ class Receiver:
                 if status == 200:  # noqa: PLR2004
                     data = json.loads(body)
                     data["path"] = self.path.strip("/")
+                    data["id_header"] = self.headers.get("X-Gridedge-Id")
                     match = REF.search(data.get("message", ""))
                     data["ref"] = (int(match[1]), int(match[2])) if match else None
                     with rig._cond:
