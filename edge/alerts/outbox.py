@@ -196,9 +196,10 @@ class Dispatcher:
             started.append((note, int(row["attempts"])))
         if not started:
             return
-        with self._working.transaction() as db:
-            db.executemany("UPDATE notifications SET last_error = ? WHERE id = ?",
-                           [(IN_FLIGHT_MARK, note.id) for note, _ in started])
+        # Only the disk needs the mark (a restart reads it); the row's next image overwrites it.
+        marks = [(IN_FLIGHT_MARK, note.id) for note, _ in started]
+        self._working.journal_only(lambda db: db.executemany(
+            "UPDATE notifications SET last_error = ? WHERE id = ?", marks))
         for note, attempts in started:
             task = asyncio.create_task(self._deliver(lane, note, attempts),
                                        name=f"alerts-send-{note.channel}")

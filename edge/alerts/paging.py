@@ -63,8 +63,7 @@ class Paging:
             cursor.row_factory = sqlite3.Row
             row = cursor.fetchone()
         assert row is not None  # noqa: S101 - callers pass ids they just read
-        return Alert(row["id"], row["kind"], row["severity"], row["post"], row["port"],
-                     row["speaker"], row["first_ts"], json.loads(row["detail"]))
+        return _alert(row)
 
     def notified(self, db: sqlite3.Connection, alert_id: int) -> list[str]:
         """Workers who were paged about the alert (sent, on their way, or failed)."""
@@ -110,8 +109,8 @@ class Paging:
         cursor = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         cursor.row_factory = sqlite3.Row
         row = cursor.fetchone()
-        text = render(self.view(alert_id, db), purpose="firing", seq=seq,
-                      site=self._config.site.name, tz=self._config.site.tz)
+        text = render(_alert(row), purpose="firing", seq=seq, site=self._config.site.name,
+                      tz=self._config.site.tz)
         record = {k: row[k] for k in ("id", "key", "kind", "severity", "state", "held", "subject",
                                       "post", "port", "speaker", "area", "first_ts", "last_ts",
                                       "count", "level", "acked_by", "acked_ts", "ack_note",
@@ -311,3 +310,8 @@ class Paging:
                 self.page(db, r["id"], reached, "escalation", now)
             else:
                 self.page(db, r["id"], max(r["level"], 0), "repeat", now)
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    return Alert(row["id"], row["kind"], row["severity"], row["post"], row["port"],
+                 row["speaker"], row["first_ts"], json.loads(row["detail"]))

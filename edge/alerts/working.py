@@ -138,6 +138,10 @@ class WorkingSet:
         cursor.row_factory = sqlite3.Row
         return cursor.fetchall()
 
+    def journal_only(self, operation: Callable[[sqlite3.Connection], None]) -> None:
+        """Write something to disk only (in order with the journal), e.g. a send-in-flight mark."""
+        self._store.submit(operation)
+
     @property
     def gate(self) -> int | None:
         """Notifications with an id up to this are on disk; None = send everything (degraded)."""
