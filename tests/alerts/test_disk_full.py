@@ -7,10 +7,13 @@ the broker is a real mosquitto and the phones a loopback HTTP receiver (Apprise 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +60,16 @@ def _db_rows(path: Path, sql: str) -> list[tuple]:
         return []
 
 
+def _healthz(log: Path) -> dict:
+    """GET /healthz of the running daemon (its port is in its log: the config asks for port 0)."""
+    port = re.findall(r"HTTP server on 127\.0\.0\.1:(\d+)", log.read_text())[-1]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as err:   # 503 when unhealthy, with the same document
+        return json.loads(err.read())
+
+
 def _cut(probe: Probe, base: str, port: int) -> bool:
     return any(t == f"{base}/cmd" and json.loads(p).get("port") == port
                for t, p, _r in list(probe.messages))
@@ -100,6 +113,9 @@ def test_full_data_disk_still_cuts_pages_and_starts(
                 log.read_text()
             disk_page = next(p for p in receiver.to("wang") if "磁盘已满" in p["title"])
             assert str(data_dir) in disk_page["message"] and "剩余" in disk_page["message"]
+            health = _healthz(log)
+            assert health["status"] == "fail" and "disk full" in health["checks"]["store"]["detail"]
+            assert str(data_dir) in health["checks"]["store"]["detail"]
 
             # Restart on the still-full disk: it must come up and protect.
             assert _stop(process) == 0
