@@ -26,7 +26,7 @@ from tests.edge.mqtt_probe import Probe
 from tests.posts.harness import Publisher, now_s, sections, state
 from tests.smallfs import small_fs
 
-HANG_GUARD_S = 60.0
+HANG_GUARD_S = 120.0  # a guard against a hang, not a speed limit (three daemon starts)
 
 
 def _start(config: Path, log: Path) -> subprocess.Popen[str]:
