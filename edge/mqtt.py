@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 import ssl
 import threading
@@ -27,13 +28,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttConfig, MqttProtocol
 
-__all__ = ["Handler", "Message", "MqttClient", "Topics", "paho_client"]
+__all__ = ["Handler", "Message", "MqttClient", "ReconnectBackoff", "Topics", "paho_client"]
 
 logger = logging.getLogger(__name__)
 
-# Reconnect backoff: the delay doubles per failed attempt up to the cap, reset by a CONNACK.
-RECONNECT_MIN_S = 1.0
-RECONNECT_MAX_S = 30.0
+# Reconnect backoff. A broker restart on the box takes a second or two, so while an outage is
+# young the attempts follow each other quickly (the delay doubles from RECONNECT_FIRST_S up to
+# RECONNECT_YOUNG_MAX_S), and the client is back within about a second of the broker accepting
+# connections; an outage older than RECONNECT_YOUNG_FOR_S is retried every RECONNECT_MAX_S.
+# Every delay is jittered (between half and all of it) so that clients do not come back in step.
+RECONNECT_FIRST_S = 0.1
+RECONNECT_YOUNG_MAX_S = 1.0
+RECONNECT_YOUNG_FOR_S = 60.0
+RECONNECT_MAX_S = 5.0
 # paho's keep-alive and retry bookkeeping (loop_misc) runs this often.
 MISC_INTERVAL_S = 1.0
 # A readable socket is read in chunks of READ_CHUNK packets, at most READ_ROUNDS chunks per
@@ -47,6 +54,38 @@ ONLINE = "online"
 OFFLINE = "offline"
 _ROUTE_CACHE_MAX = 4096
 _CONNECT_ERRORS = (OSError, ssl.SSLError, socket.timeout, ValueError)
+
+
+class ReconnectBackoff:
+    """The delays between connection attempts during one outage (see RECONNECT_* above).
+
+    Args:
+        clock: monotonic seconds; injectable for tests.
+        jitter: returns a number in [0, 1); injectable for tests.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self._clock = clock
+        self._jitter = jitter
+        self._since: float | None = None
+        self._failures = 0
+
+    def reset(self) -> None:
+        """The broker accepted us: the next outage starts afresh."""
+        self._since = None
+        self._failures = 0
+
+    def next_delay(self) -> float:
+        """How long to wait before the next attempt (the outage starts at the first call)."""
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+        young = now - self._since < RECONNECT_YOUNG_FOR_S
+        cap = RECONNECT_YOUNG_MAX_S if young else RECONNECT_MAX_S
+        delay = min(cap, RECONNECT_FIRST_S * 2 ** min(self._failures, 16))
+        self._failures += 1
+        return delay * (0.5 + 0.5 * self._jitter())
 
 
 class Topics:
@@ -330,10 +369,10 @@ class MqttClient:
     # -- connection supervision (asyncio loop) -----------------------------------------------
 
     async def _supervise(self) -> None:
-        """Connect, wait for the session to end, reconnect with capped exponential backoff."""
+        """Connect, wait for the session to end, reconnect with a short jittered backoff."""
         client = self._client
         assert client is not None  # noqa: S101 - started
-        delay = RECONNECT_MIN_S
+        backoff = ReconnectBackoff()
         first = True
         while not self._stopping:
             self._session_over = asyncio.Event()
@@ -355,10 +394,10 @@ class MqttClient:
                 await self._session_over.wait()
             if self._stopping:
                 return
-            # A session that got as far as CONNACK resets the backoff; a refusal grows it.
-            delay = RECONNECT_MIN_S if self.stats["connects"] > was_connects else min(
-                delay * 2, RECONNECT_MAX_S)
-            await asyncio.sleep(delay)
+            # A session that got as far as CONNACK ends an outage: the next one starts afresh.
+            if self.stats["connects"] > was_connects:
+                backoff.reset()
+            await asyncio.sleep(backoff.next_delay())
 
     async def _misc(self) -> None:
         while True:

@@ -6,12 +6,22 @@ import asyncio
 import logging
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from edge.config import MqttConfig
-from edge.mqtt import Message, MqttClient, Topics
+from edge.mqtt import (
+    RECONNECT_FIRST_S,
+    RECONNECT_MAX_S,
+    RECONNECT_YOUNG_FOR_S,
+    RECONNECT_YOUNG_MAX_S,
+    Message,
+    MqttClient,
+    ReconnectBackoff,
+    Topics,
+)
 from tests.broker.harness import Broker, has_mosquitto
 from tests.edge.mqtt_probe import Probe
 
@@ -72,6 +82,55 @@ def test_reconnects_and_resubscribes_after_broker_restart(own_broker: Broker, si
         await client.stop()
 
     asyncio.run(scenario())
+
+
+# A broker outage long enough that a doubling backoff (1, 2, 4, 8 … s) has stretched its gaps.
+OUTAGE_S = 8.0
+BACK_WITHIN_S = 2.0   # the requirement: connected again within 2 s of the broker accepting
+
+
+def test_reconnects_within_two_seconds_of_the_broker_coming_back(own_broker: Broker,
+                                                                 site_id: str) -> None:
+    """Test that after an 8 s outage of a real mosquitto the client is back within 2 s of it."""
+    topics = Topics("gridedge", site_id)
+    delays: list[float] = []
+
+    async def scenario() -> None:
+        client = MqttClient(_config(own_broker), topics)
+        await client.start()
+        assert await client.wait_connected(10)
+        for _ in range(2):  # a second outage right after the first must be as quick
+            await asyncio.to_thread(own_broker.stop)
+            assert await _until(lambda: not client.connected, 10)
+            await asyncio.sleep(OUTAGE_S)  # the outage itself, not a wait for a condition
+            await asyncio.to_thread(own_broker.start)  # returns once it accepts connections
+            back = time.monotonic()
+            assert await client.wait_connected(60)
+            delays.append(time.monotonic() - back)
+        await client.stop()
+
+    asyncio.run(scenario())
+    print(f"\nreconnect delay after the broker accepted again: "
+          f"{', '.join(f'{d:.2f} s' for d in delays)}")
+    assert max(delays) < BACK_WITHIN_S, delays
+
+
+def test_backoff_is_short_while_the_outage_is_young_and_capped_after() -> None:
+    """Test that the delays grow from 0.1 s to 1 s in the first minute, then stay at most 5 s."""
+    now = [1000.0]
+    backoff = ReconnectBackoff(clock=lambda: now[0], jitter=lambda: 0.999999)
+    young = []
+    while now[0] < 1000.0 + RECONNECT_YOUNG_FOR_S - 1:
+        young.append(backoff.next_delay())
+        now[0] += young[-1]
+    assert young[0] == pytest.approx(RECONNECT_FIRST_S, rel=1e-3)
+    assert max(young) == pytest.approx(RECONNECT_YOUNG_MAX_S, rel=1e-3)
+    now[0] += 3600
+    assert backoff.next_delay() == pytest.approx(RECONNECT_MAX_S, rel=1e-3)
+    low = ReconnectBackoff(clock=lambda: now[0], jitter=lambda: 0.0)
+    assert low.next_delay() == pytest.approx(RECONNECT_FIRST_S / 2)
+    backoff.reset()
+    assert backoff.next_delay() == pytest.approx(RECONNECT_FIRST_S, rel=1e-3)
 
 
 def test_retained_message_on_command_topic_is_ignored(broker: Broker, site_id: str) -> None:
