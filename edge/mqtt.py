@@ -535,14 +535,34 @@ class MqttClient:
         message = Message(msg.topic, msg.payload, msg.retain, msg.qos, time.time())
         for route in routes:
             if route.command and message.retain:
-                self.stats["ignored_retained_commands"] += 1
-                logger.warning("ignored a retained message on command topic %s", message.topic)
+                self._clear_retained_command(message)
                 continue
+            if route.command and not message.payload:
+                continue  # the notice of a cleared retained command (ours), never a command
             try:
                 route.handler(message)
             except Exception:
                 self.stats["handler_errors"] += 1
                 logger.exception("handler for %s failed on a message", route.topic_filter)
+
+    def _clear_retained_command(self, message: Message) -> None:
+        # A command kept by the broker would be replayed to every device at each reconnect (a
+        # retained "play" or "port_on" is a known attack on MQTT deployments): ignore it, and
+        # remove it from the broker. An empty payload is the broker's own "cleared" notice.
+        if not message.payload:
+            return
+        self.stats["ignored_retained_commands"] += 1
+        logger.warning("a retained message was left on command topic %s; ignored it and "
+                       "cleared it from the broker", message.topic)
+        if self._client is not None:
+            self._client.publish(message.topic, b"", qos=1, retain=True)
+
+    def guard_commands(self, topic_filter: str) -> None:
+        """Watch a command topic this process sends on, so a retained message there is cleared.
+
+        Retained messages arrive on every (re)connect; each is counted, logged and removed.
+        """
+        self.subscribe(topic_filter, _ignore, command=True)
 
     def _routes_for(self, topic: str) -> tuple[_Route, ...]:
         found = self._cache.get(topic)
@@ -553,3 +573,7 @@ class MqttClient:
                 self._cache.clear()
             self._cache[topic] = found
         return found
+
+
+def _ignore(_message: Message) -> None:
+    """Handler of a guarded command topic: our own commands come back here; nothing to do."""

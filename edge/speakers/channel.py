@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from edge.speakers.const import (
     ACCEPT_TIMEOUT_S,
     DONE_MARGIN_S,
     INFERRED_MARGIN_S,
+    REMEMBERED_COMMANDS,
     RETRY_DELAY_S,
     Confirmation,
     PlayState,
@@ -110,6 +112,10 @@ class Channel:
         self._wake = asyncio.Event()
         self.stopping = False
         self._seq = 0
+        # Command ids this daemon sent (or adopted), newest last; a report naming another id is
+        # a play someone else started. Bounded: a late report is about a recent command.
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        self._flagged: OrderedDict[str, None] = OrderedDict()
 
     # -- input (asyncio loop) ------------------------------------------------------------------
 
@@ -132,6 +138,7 @@ class Channel:
     def adopt(self, key: str, announcement: str, rank: int, command_id: str,
               duration_s: float | None, dispatched_at: float) -> None:
         """A play a previous daemon dispatched: wait for its end, never send it again."""
+        self._remember(self._sent, command_id)
         self.orphans.append(_Active(key, announcement, rank, command_id, duration_s or 0.0,
                                     dispatched_at, orphan=True))
 
@@ -148,9 +155,21 @@ class Channel:
         active = self.active
         if active is not None and report.command_id == active.command_id:
             active.signals.put_nowait(("status", report))
+        elif report.command_id and report.command_id not in self._sent:
+            if report.command_id not in self._flagged:
+                self._remember(self._flagged, report.command_id)
+                self.fleet.unsolicited_play(self, report.command_id, str(report.state),
+                                            report.detail)
         else:
             logger.debug("speaker %s: status %s for command %s, not the current one", self.id,
                          report.state, report.command_id)
+
+    @staticmethod
+    def _remember(ids: OrderedDict[str, None], command_id: str) -> None:
+        ids[command_id] = None
+        ids.move_to_end(command_id)
+        while len(ids) > REMEMBERED_COMMANDS:
+            ids.popitem(last=False)
 
     def wake(self) -> None:
         """Make the worker look at its queue now (new request, or stopping)."""
@@ -232,6 +251,7 @@ class Channel:
         self.fleet.playlog.dispatched(request.key, self.id, command_id=item.command_id,
                                       sha256=clip.sha256, duration_s=clip.duration_s,
                                       volume=volume, at=now)
+        self._remember(self._sent, item.command_id)
         self.fleet.send(self.driver.play(values))
         active = _Active(request.key, request.announcement, rank, item.command_id,
                          clip.duration_s, now)

@@ -100,6 +100,8 @@ class Fleet:
             self.channels[speaker_id] = channel
             for binding in driver.bindings:
                 self.mqtt.subscribe(binding.topic_filter, self._reader(channel))
+            for topic in sorted(driver.command_topics()):
+                self.mqtt.guard_commands(topic)
         self._resume()
         for channel in self.channels.values():
             self._tasks.append(asyncio.create_task(channel.run(), name=f"speaker-{channel.id}"))
@@ -238,6 +240,15 @@ class Fleet:
             "location": speaker.location if speaker else "", "state": state.value,
             "confirmation": confirmation.value if confirmation else "", "reason": reason,
             "detail": detail, "due": record.due}, ts=now))
+
+    def unsolicited_play(self, channel: Channel, command_id: str, state: str, detail: str) -> None:
+        """A speaker reported a play the daemon never asked for: a security warning."""
+        logger.warning("speaker %s reports a play the daemon did not send (command %r, %s): "
+                       "someone else can command it; check the broker's access rules",
+                       channel.id, command_id[:64], state)
+        self.events.emit(Event("speaker.unsolicited_play", channel.id, Severity.WARNING, detail={
+            "speaker_name": channel.config.name, "location": channel.config.location,
+            "command_id": command_id[:64], "state": state, "detail": detail[:200]}))
 
     def availability_changed(self, channel: Channel, was: bool | None) -> None:
         """Raise speaker.offline / speaker.online on a change of availability."""
