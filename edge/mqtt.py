@@ -17,6 +17,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +49,11 @@ MISC_INTERVAL_S = 1.0
 # so a command waits for at most one chunk of other messages, not for a whole burst.
 READ_CHUNK = 8
 READ_ROUNDS = 25
+# While the broker is away, state and audit publishes (droppable) wait in a queue of at most
+# this many; the oldest go first, counted. Commands, alerts and availability are never dropped
+# (paho keeps them; their producers bound them). A retained state waits once per topic: only the
+# newest matters.
+OFFLINE_HELD_MAX = 2000
 # A graceful stop waits this long for "offline" to reach the broker (SIGTERM must finish in 2 s).
 STOP_FLUSH_S = 1.0
 ONLINE = "online"
@@ -256,8 +262,12 @@ class MqttClient:
         self._tasks: list[asyncio.Task[None]] = []
         # Publishes made before start() (events of components starting up) wait here.
         self._early: list[tuple[str, str | bytes, int, bool]] = []
+        # Droppable publishes made while disconnected (see OFFLINE_HELD_MAX).
+        self._held: OrderedDict[object, tuple[str, str | bytes, int, bool]] = OrderedDict()
+        self._held_seq = 0
+        self._events_topic = topics.events()
         self.stats = {"received": 0, "ignored_retained_commands": 0, "handler_errors": 0,
-                      "connects": 0}
+                      "connects": 0, "offline_held": 0, "offline_dropped": 0}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -348,23 +358,59 @@ class MqttClient:
         if self._client is not None and self._connected:
             self._client.subscribe(topic_filter, qos)
 
-    def publish(self, topic: str, payload: str | bytes, *, qos: int = 1,
-                retain: bool = False) -> paho.MQTTMessageInfo | None:
-        """Publish. QoS ≥ 1 messages wait in paho's queue while disconnected.
+    def publish(self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False,
+                droppable: bool | None = None) -> paho.MQTTMessageInfo | None:
+        """Publish. While disconnected, QoS ≥ 1 messages wait until the link is back.
+
+        Args:
+            droppable: the message may be dropped (oldest first, counted) when too many wait
+                during an outage: states and audit events, never commands or alerts. None =
+                decided by the topic (the site's ``events`` and ``*/state`` topics).
 
         Returns paho's message info (``is_published()`` turns true on the PUBACK), or None when
-        called before start() or from another thread (then it is handed to the loop).
+        called before start(), from another thread (then it is handed to the loop), or held.
         """
         if self._client is None:
             self._early.append((topic, payload, qos, retain))
             return None
         if self._loop is not None and threading.get_ident() != self._loop_thread:
-            self._on_loop(lambda: self.publish(topic, payload, qos=qos, retain=retain))
+            self._on_loop(lambda: self.publish(topic, payload, qos=qos, retain=retain,
+                                               droppable=droppable))
+            return None
+        if not self._connected and (self._is_droppable(topic) if droppable is None
+                                    else droppable):
+            self._hold(topic, payload, qos, retain)
             return None
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             logger.warning("publish to %s failed: %s", topic, paho.error_string(info.rc))
         return info
+
+    def _is_droppable(self, topic: str) -> bool:
+        return topic == self._events_topic or (
+            topic.startswith(self.topics.prefix) and topic.endswith("/state"))
+
+    def _hold(self, topic: str, payload: str | bytes, qos: int, retain: bool) -> None:
+        self.stats["offline_held"] += 1
+        if retain:
+            key: object = topic  # a newer retained state replaces the older one
+            self._held.pop(key, None)
+        else:
+            self._held_seq += 1
+            key = self._held_seq
+        self._held[key] = (topic, payload, qos, retain)
+        if len(self._held) > OFFLINE_HELD_MAX:
+            self._held.popitem(last=False)
+            if not self.stats["offline_dropped"] % OFFLINE_HELD_MAX:
+                logger.warning("broker away: dropping the oldest waiting state and audit "
+                               "messages (%d so far); commands and alerts are kept",
+                               self.stats["offline_dropped"] + 1)
+            self.stats["offline_dropped"] += 1
+
+    def _release_held(self, client: paho.Client) -> None:
+        held, self._held = self._held, OrderedDict()
+        for topic, payload, qos, retain in held.values():
+            client.publish(topic, payload, qos=qos, retain=retain)
 
     # -- connection supervision (asyncio loop) -----------------------------------------------
 
@@ -512,6 +558,7 @@ class MqttClient:
             filters[route.topic_filter] = max(route.qos, filters.get(route.topic_filter, 0))
         if filters:
             client.subscribe([(f, q) for f, q in filters.items()])
+        self._release_held(client)
         if self._connected_event is not None:
             self._in_loop(self._connected_event.set)
 

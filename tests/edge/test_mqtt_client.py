@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import secrets
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import MqttConfig
 from edge.mqtt import (
@@ -18,11 +23,12 @@ from edge.mqtt import (
     RECONNECT_YOUNG_FOR_S,
     RECONNECT_YOUNG_MAX_S,
     Message,
+    OFFLINE_HELD_MAX,
     MqttClient,
     ReconnectBackoff,
     Topics,
 )
-from tests.broker.harness import Broker, has_mosquitto
+from tests.broker.harness import NEEDS_MOSQUITTO, Broker, has_mosquitto
 from tests.edge.mqtt_probe import Probe
 
 
@@ -131,6 +137,77 @@ def test_backoff_is_short_while_the_outage_is_young_and_capped_after() -> None:
     assert low.next_delay() == pytest.approx(RECONNECT_FIRST_S / 2)
     backoff.reset()
     assert backoff.next_delay() == pytest.approx(RECONNECT_FIRST_S, rel=1e-3)
+
+
+def _persistent_probe(broker: Broker, topic_filter: str, seen: list[tuple[str, bytes]]
+                      ) -> paho.Client:
+    """A subscriber whose session (and what is queued for it) survives a broker restart."""
+    subscribed = threading.Event()
+    probe = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"held-{secrets.token_hex(4)}",
+                        clean_session=False)
+    probe.reconnect_delay_set(0.1, 0.5)
+    probe.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+    probe.on_subscribe = lambda *_: subscribed.set()
+    probe.on_message = lambda _c, _u, m: seen.append((m.topic, m.payload))
+    probe.connect(broker.host, broker.port)
+    probe.loop_start()
+    assert subscribed.wait(15)
+    return probe
+
+
+@NEEDS_MOSQUITTO
+def test_outage_queue_is_bounded_and_never_drops_commands_or_alerts(tmp_path: Path,
+                                                                    site_id: str) -> None:
+    """Test that an outage holds at most the bound of events (oldest dropped, counted) and every command."""
+    broker = Broker(tmp_path / "b", extra_conf=f"persistence true\n"
+                                                f"persistence_location {tmp_path / 'b'}/\n")
+    broker.workdir.mkdir()
+    broker.start()
+    topics = Topics("gridedge", site_id)
+    seen: list[tuple[str, bytes]] = []
+    extra, commands, states = 3000, 50, 100
+    total = OFFLINE_HELD_MAX + extra
+    probe = _persistent_probe(broker, topics.all(), seen)
+
+    async def scenario() -> None:
+        client = MqttClient(_config(broker), topics)
+        await client.start()
+        assert await client.wait_connected(10)
+        await asyncio.to_thread(broker.stop)
+        assert await _until(lambda: not client.connected, 10)
+        for n in range(total):
+            client.publish(topics.events(), f'{{"n": {n}}}')
+            if n % 100 == 0 and n // 100 < commands:
+                client.publish(topics.post_cmd("P01"), f'{{"id": "c{n // 100}"}}')
+        client.publish(topics.alert("7"), '{"id": 7}', retain=True)
+        for n in range(states):
+            client.publish(topics.post_state("P01"), f'{{"v": {n}}}', retain=True)
+        # The newest state takes one place in the bound: one more of the oldest events goes.
+        assert client.stats["offline_dropped"] == extra + 1
+        await asyncio.to_thread(broker.start)
+        assert await client.wait_connected(30)
+
+        def arrived() -> bool:
+            got = [t for t, _ in seen]
+            return (got.count(topics.post_cmd("P01")) == commands
+                    and got.count(topics.events()) >= OFFLINE_HELD_MAX - 1
+                    and (topics.post_state("P01"), f'{{"v": {states - 1}}}'.encode()) in seen)
+        assert await _until(arrived, 60)
+        await client.stop()
+
+    try:
+        asyncio.run(scenario())
+        events = [json.loads(p)["n"] for t, p in seen if t == topics.events()]
+        assert events == list(range(extra + 1, total))
+        assert sorted(p for t, p in seen if t == topics.post_cmd("P01")) == sorted(
+            f'{{"id": "c{i}"}}'.encode() for i in range(commands))
+        assert (topics.alert("7"), b'{"id": 7}') in seen
+        # Retained states wait once per topic: only the newest is sent after the outage.
+        assert [p for t, p in seen if t == topics.post_state("P01")] == [b'{"v": 99}']
+    finally:
+        probe.loop_stop()
+        probe.disconnect()
+        broker.stop()
 
 
 def test_retained_message_on_command_topic_is_ignored(broker: Broker, site_id: str) -> None:
