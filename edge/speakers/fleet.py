@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audio import AudioFormat, ClipRenderer, Composition, RenderedClip
@@ -22,7 +25,13 @@ from edge.i18n import N_
 from edge.mqtt import Message, MqttClient, Topics
 from edge.profiles import ProfileRegistry
 from edge.speakers.channel import Channel
-from edge.speakers.const import TTS_SECONDS_PER_CHAR, TTS_START_S, Confirmation, PlayState
+from edge.speakers.const import (
+    CLIP_MAP_MAX,
+    TTS_SECONDS_PER_CHAR,
+    TTS_START_S,
+    Confirmation,
+    PlayState,
+)
 from edge.speakers.drivers import Command, Driver
 from edge.speakers.playlog import PlayLog, PlayRecord, request_from_row
 from edge.speakers.requests import PlayRequest
@@ -52,6 +61,7 @@ class ClipInfo:
     url: str
     sha256: str
     duration_s: float
+    path: Path | None = None
 
 
 class Fleet:
@@ -80,7 +90,8 @@ class Fleet:
         self.playlog = PlayLog(store)
         self.channels: dict[str, Channel] = {}
         self._renderer: ClipRenderer | None = None
-        self._clips: dict[tuple[object, ...], ClipInfo] = {}
+        # Rendered clips by what they say, most recently used last (bounded: CLIP_MAP_MAX).
+        self._clips: OrderedDict[tuple[object, ...], ClipInfo] = OrderedDict()
         self._render_lock: asyncio.Lock | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -178,15 +189,34 @@ class Fleet:
             return ClipInfo("", "", TTS_START_S + TTS_SECONDS_PER_CHAR * len(text))
         memo = (request.text, str(request.clip) if request.clip else None, request.repeat, fmt)
         found = self._clips.get(memo)
-        if found is not None and found.sha256 in self.http.clips:
+        # Each use touches the clip in the cache (its LRU order is the files' mtime), so a clip
+        # that schedules and queues keep using is never the oldest; one the cache evicted or
+        # that no longer hashes right anyway is rendered again, never handed out to 404.
+        if found is not None and await asyncio.to_thread(self._still_served, found):
+            self._clips.move_to_end(memo)
             return found
         assert self._render_lock is not None, "start() first"
         async with self._render_lock:
             clip = await asyncio.to_thread(self._render, request, fmt)
         self.http.clips.add(clip.sha256, clip.path)
-        info = ClipInfo(self.http.clip_url(clip.sha256, fmt.suffix), clip.sha256, clip.duration_s)
+        info = ClipInfo(self.http.clip_url(clip.sha256, fmt.suffix), clip.sha256, clip.duration_s,
+                        clip.path)
         self._clips[memo] = info
+        self._clips.move_to_end(memo)
+        while len(self._clips) > CLIP_MAP_MAX:
+            _memo, old = self._clips.popitem(last=False)
+            if all(other.sha256 != old.sha256 for other in self._clips.values()):
+                self.http.clips.discard(old.sha256)
         return info
+
+    def _still_served(self, clip: ClipInfo) -> bool:
+        """True when the clip's file is still there with its bytes (touched); blocking I/O."""
+        if clip.path is None or self.http.clips.path(clip.sha256) is None:
+            logger.info("clip %s left the cache; rendering it again", clip.sha256[:12])
+            return False
+        with contextlib.suppress(OSError):
+            os.utime(clip.path)
+        return True
 
     def _render(self, request: PlayRequest, fmt: AudioFormat) -> RenderedClip:
         assert self._renderer is not None
