@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from edge.i18n import N_
 from edge.mqtt import Message, MqttClient, Topics
 from edge.profiles import ProfileRegistry
 from edge.speakers.channel import Channel
+from edge.speakers.clock import SpeakerClock
 from edge.speakers.const import (
     CLIP_MAP_MAX,
     TTS_SECONDS_PER_CHAR,
@@ -74,11 +74,12 @@ class Fleet:
         http: the HTTP server that serves clips.
         resume_interrupted: queue an interrupted play again (from its start) while its grace
             window lasts; off by default, as the design says.
+        clock: wall and monotonic clocks (injectable, to step the wall clock in tests).
     """
 
     def __init__(self, config: GridedgeConfig, profiles: ProfileRegistry, *, topics: Topics,
                  store: Store, mqtt: MqttClient, events: EventBus, http: HttpServer,
-                 resume_interrupted: bool = False) -> None:
+                 resume_interrupted: bool = False, clock: SpeakerClock | None = None) -> None:
         self.config = config
         self.profiles = profiles
         self.topics = topics
@@ -87,6 +88,7 @@ class Fleet:
         self.events = events
         self.http = http
         self.resume_interrupted = resume_interrupted
+        self.clock = clock or SpeakerClock()
         self.playlog = PlayLog(store)
         self.channels: dict[str, Channel] = {}
         self._renderer: ClipRenderer | None = None
@@ -139,7 +141,8 @@ class Fleet:
         return read
 
     def _resume(self) -> None:
-        now = time.time()
+        # Across a restart only the wall clock connects the old daemon's moments with ours.
+        now = self.clock.wall()
         for record in self.playlog.unfinished():
             channel = self.channels.get(record.speaker)
             if channel is None:
@@ -243,7 +246,7 @@ class Fleet:
         self.finish_record(channel, record, state, reason=reason, detail=detail,
                            confirmation=confirmation)
         if (state is PlayState.INTERRUPTED and self.resume_interrupted
-                and time.time() < request.due + request.grace_s):
+                and self.clock.wall() < request.due + request.grace_s):
             resumed = PlayRequest(**{**request.__dict__, "key": f"{request.key}~resumed",
                                      "speakers": (channel.id,)})
             if self.playlog.claim(resumed, channel.id) is None:
@@ -259,7 +262,7 @@ class Fleet:
 
     def _finish(self, record: PlayRecord, state: PlayState, reason: str, detail: str,
                 confirmation: Confirmation | None) -> None:
-        now = time.time()
+        now = self.clock.wall()
         self.playlog.finish(record.key, record.speaker, state, reason=reason, detail=detail,
                             confirmation=confirmation, at=now)
         kind, severity = _EVENT_KINDS[state]
