@@ -310,7 +310,8 @@ def main() -> None:
           f"({'done' if figures['disk_full_episode'] else 'skipped: needs root for a tmpfs'})")
     print(f"  telemetry sent          {figures['telemetry_sent']}")
     print(f"  announcements / plays   {figures['announcements']} / {figures['plays']}")
-    print(f"  RSS start / end         {figures['rss_start_mb']:.1f} / {figures['rss_end_mb']:.1f} MB")
+    print(f"  RSS start / end         {figures['rss_start_mb']:.1f} / "
+          f"{figures['rss_end_mb']:.1f} MB")
     print(f"  RSS growth, last half   {figures['rss_growth_last_half_mb']:+.1f} MB (goal < 5)")
     print(f"  overloads cut           {figures['overloads_cut']} of {figures['overloads']}, "
           f"worst {figures['worst_cut_s']:.2f} s")

@@ -89,7 +89,7 @@ class ClipIndex:
 
 
 class _ClipResponse(web.FileResponse):
-    """A file response the handler sends itself (under a deadline); aiohttp's second call is a no-op."""
+    """A file response sent by the handler itself (under a deadline); a second send is a no-op."""
 
     async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
         if self.prepared:

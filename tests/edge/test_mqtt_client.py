@@ -18,12 +18,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import MqttConfig
 from edge.mqtt import (
+    OFFLINE_HELD_MAX,
     RECONNECT_FIRST_S,
     RECONNECT_MAX_S,
     RECONNECT_YOUNG_FOR_S,
     RECONNECT_YOUNG_MAX_S,
     Message,
-    OFFLINE_HELD_MAX,
     MqttClient,
     ReconnectBackoff,
     Topics,

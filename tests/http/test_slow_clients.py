@@ -54,7 +54,8 @@ def _closed_by_server(sock: socket.socket) -> bool:
         return True
 
 
-def test_slow_clients_hold_nothing_and_stop_nothing(broker: Broker, write_config: Callable[..., Path],
+def test_slow_clients_hold_nothing_and_stop_nothing(broker: Broker,
+                                                    write_config: Callable[..., Path],
                                                     tmp_path: Path) -> None:
     """Test that 300 half-sent requests hold no thread, clips/health/cut-off go on, and all are closed."""
     port = free_port()
@@ -75,8 +76,8 @@ def test_slow_clients_hold_nothing_and_stop_nothing(broker: Broker, write_config
         probe.publish(f"{root}/announce", json.dumps(
             {"id": "slow-1", "text": "请注意, 这是测试", "speakers": "east_gate",
              "priority": "emergency"}, ensure_ascii=False))
-        assert probe.wait_for(lambda ms: any(t.endswith("/speakers/east_gate/cmd") for t, _, _ in ms),
-                              HANG_GUARD_S)
+        assert probe.wait_for(lambda ms: any(t.endswith("/speakers/east_gate/cmd")
+                                             for t, _, _ in ms), HANG_GUARD_S)
         play = next(json.loads(p) for t, p, _ in probe.messages if t.endswith("east_gate/cmd"))
         baseline = _threads(process.pid)
 
