@@ -212,6 +212,7 @@ async def soak(duration: float, folder: Path) -> dict[str, object]:
         restarted = filled = False
         filler: Path | None = None
         announcements = 0
+        special: dict[str, tuple[str, int]] = {}
         while (elapsed := time.monotonic() - started) < duration:
             if elapsed >= next_sample:
                 samples.append((elapsed, rss_mb(daemon.pid)))
@@ -228,11 +229,17 @@ async def soak(duration: float, folder: Path) -> dict[str, object]:
             if not restarted and elapsed >= duration * 0.45:
                 restarted = True
                 await asyncio.to_thread(broker.stop)
+                # An overload that begins while the broker is away: cut once it is back.
+                special["outage"] = free_ports.pop()
+                generator.overload(*special["outage"])
                 await asyncio.sleep(BROKER_GAP_S)
                 await asyncio.to_thread(broker.start)
             if mounted and not filled and elapsed >= duration * 0.55:
                 filled = True
                 filler = await asyncio.to_thread(fill, data)
+                # An overload while the disk is full: cut, latched and paged all the same.
+                special["disk full"] = free_ports.pop()
+                generator.overload(*special["disk full"])
             if filler is not None and elapsed >= duration * 0.55 + duration / 20:
                 filler.unlink()
                 filler = None
@@ -275,6 +282,10 @@ async def soak(duration: float, folder: Path) -> dict[str, object]:
                 break
             await asyncio.sleep(1)
         figures["overcurrent_alerts"] = len(rows)
+        figures["special"] = {
+            name: {"port": f"{key[0]}/{key[1]}", "cut_s": cuts.get(key),
+                   "latched": key in latched, "paged": rows.get(key) in paged}
+            for name, key in special.items()}
         # Lost: a cut overload with no alert at all, or an alert whose page never arrived.
         figures["pages_lost"] = sorted(
             [f"{post}/{port}: no alert" for post, port in cuts if (post, port) not in rows]
@@ -316,6 +327,11 @@ def main() -> None:
     print(f"  overloads cut           {figures['overloads_cut']} of {figures['overloads']}, "
           f"worst {figures['worst_cut_s']:.2f} s")
     print(f"  latches lost            {len(figures['latches_lost'])} {figures['latches_lost']}")
+    for name, seen in figures["special"].items():
+        cut = "never cut" if seen["cut_s"] is None else f"cut after {seen['cut_s']:.2f} s"
+        print(f"  overload during {name:<8} {seen['port']}: {cut}, "
+              f"{'latched' if seen['latched'] else 'NOT latched'} after kill -9, "
+              f"{'paged' if seen['paged'] else 'NOT paged'}")
     print(f"  pages lost              {len(figures['pages_lost'])} "
           f"({figures['overcurrent_alerts']} overload alerts, {figures['pages_received']} pages "
           f"received) {figures['pages_lost']}")
