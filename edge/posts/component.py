@@ -99,6 +99,9 @@ class PostsComponent:
         for monitor in self.monitors.values():
             mqtt.subscribe(self.app.topics.post_reset(monitor.post_id),
                            self._reset_handler(monitor), command=True)
+            # A retained "port_on" left on the canonical command topic would be replayed to
+            # the post at every reconnect: have it cleared.
+            mqtt.guard_commands(self.app.topics.post_cmd(monitor.post_id))
         self._tasks = [asyncio.create_task(self._after_connect(resend), name="posts-connect"),
                        asyncio.create_task(self._housekeeping(), name="posts-housekeeping")]
         logger.info("watching %d charging posts", len(self.monitors))
