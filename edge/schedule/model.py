@@ -221,4 +221,7 @@ class ScheduleFileConfig(StrictModel):
     """A schedule file: its announcements by name."""
 
     announcements: dict[Annotated[str, BeforeValidator(_announcement_id)], AnnouncementConfig] = \
-        Field(description="announcements by name (the name is used in the play log)")
+        Field(default_factory=dict, description="announcements by name (the name is used in "
+              "the play log)")
+    paused: bool = Field(default=False, description="true = none of this file's announcements "
+                         "play (a deliberate pause; an empty file is refused instead)")

@@ -38,6 +38,16 @@ def render_preview(schedule: Schedule, *, calendar: ChinaCalendar, tz: ZoneInfo,
     """The timetable of ``days`` days from ``first``, for the given speaker ids, as text."""
     lines = [_("Quiet hours {start}–{end}: only emergency announcements play.").format(
         start=quiet[0].strftime("%H:%M"), end=quiet[1].strftime("%H:%M"))]
+    # A deliberate pause is shown, so that "nothing scheduled" below is never a surprise.
+    for file in schedule.paused:
+        count = sum(1 for a in schedule.announcements if a.file == file)
+        lines.append(_("PAUSED ('paused: true' in {file}): its {count} announcement(s) do not "
+                       "play.").format(file=file, count=count))
+    off = [a.title for a in schedule.announcements if not a.enabled and a.file not in
+           schedule.paused]
+    if off:
+        lines.append(_("Switched off ('enabled: false'): {titles}.").format(
+            titles=", ".join(off)))
     for n in range(days):
         day = first + timedelta(days=n)
         info = calendar.day(day)

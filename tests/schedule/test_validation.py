@@ -70,9 +70,30 @@ def test_overlapping_times_on_one_speaker(tmp_path: Path) -> None:
         at: "08:30"
     """
     assert problems(tmp_path, text) == [
-        ("announcements.yaml:9: announcements.反诈: 08:30 overlaps '医保' on 东门 (from 2026-11-28): "
-        "'医保' starts at 08:30 and plays about 9 s, until 08:30:09; a speaker plays one clip at "
-        "a time: move one of them")]
+        ("announcements.yaml:9: announcements.反诈: '反诈' at 08:30 overlaps '医保' (line 2) at "
+         "08:30 on 东门 (from 2026-11-28): '医保' starts at 08:30 and plays about 9 s, until "
+         "08:30:09; a speaker plays one clip at a time: move one of them")]
+
+
+def test_overlap_is_reported_at_the_announcement_written_later(tmp_path: Path) -> None:
+    """Test that an overlap caused by a newly added announcement (written below, playing
+    earlier in the day) is reported at the new one's line, naming both."""
+    long_text = "请各位居民注意用电安全，不要在楼道里给电动自行车充电。" * 12
+    text = f"""\
+    announcements:
+      防火:
+        text: 防火提醒
+        speakers: [东门]
+        at: "08:31"
+      新增:
+        text: {long_text}
+        speakers: [东门]
+        at: "08:30"
+    """
+    (found,) = problems(tmp_path, text)
+    assert found.startswith("announcements.yaml:9: announcements.新增: '新增' at 08:30 overlaps "
+                            "'防火' (line 2) at 08:31 on 东门 (from 2026-11-28): '新增' starts "
+                            "at 08:30 and plays about ")
 
 
 def test_every_shorter_than_the_clip(tmp_path: Path, ) -> None:
