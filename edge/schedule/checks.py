@@ -14,13 +14,21 @@ from edge.schedule.const import (
 from edge.schedule.occurrences import day_verdict, in_quiet_hours
 from edge.schedule.schedule import Announcement, Schedule
 
-__all__ = ["FALLBACK_TEXT", "LazyText", "check_schedule"]
+__all__ = ["FALLBACK_TEXT", "SOURCE_TEXT", "LazyText", "check_schedule"]
 
 _CALENDAR_KINDS = {"workdays", "holidays", "restdays"}
 FALLBACK_TEXT = {
-    SOURCE_HOLIDAYS_ESTIMATE: N_("the holidays package's estimate (holidays by rule, no "
-                                 "adjusted working weekends)"),
+    SOURCE_HOLIDAYS_ESTIMATE: N_("an estimate by rule (holidays by rule, no adjusted working "
+                                 "weekends)"),
     "weekday-fallback": N_("Monday to Friday as working days, no holidays"),
+}
+# Where a day's kind came from, in words staff read (the source ids are for logs and tests).
+SOURCE_TEXT = {
+    "override": N_("the holiday file"),
+    "chinese-calendar": N_("the official calendar"),
+    "holidays": N_("the official holiday data"),
+    SOURCE_HOLIDAYS_ESTIMATE: N_("an estimate by rule"),
+    "weekday-fallback": N_("Monday to Friday"),
 }
 
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from edge.i18n import N_, _
 from edge.schedule.calendar import ChinaCalendar, DayInfo
-from edge.schedule.checks import FALLBACK_TEXT
+from edge.schedule.checks import FALLBACK_TEXT, SOURCE_TEXT
 from edge.schedule.occurrences import DROP_QUIET, expand
 from edge.schedule.schedule import Schedule
 
@@ -27,9 +27,10 @@ def _day_kind(info: DayInfo) -> str:
 
 
 def _source(info: DayInfo) -> str:
+    source = _(SOURCE_TEXT[info.source]) if info.source in SOURCE_TEXT else info.source
     if info.official:
-        return _("calendar: {source}").format(source=info.source)
-    return _("calendar: {source}, no official data").format(source=info.source)
+        return _("calendar: {source}").format(source=source)
+    return _("calendar: {source}, no official data").format(source=source)
 
 
 def render_preview(schedule: Schedule, *, calendar: ChinaCalendar, tz: ZoneInfo,

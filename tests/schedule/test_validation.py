@@ -188,3 +188,35 @@ def test_emergency_may_play_in_quiet_hours(tmp_path: Path) -> None:
     """Test that an emergency announcement in quiet hours is accepted."""
     text = "announcements:\n  a:\n    text: x\n    at: '23:00'\n    priority: emergency\n"
     assert len(load(site(tmp_path, text)).announcements) == 1
+
+
+@pytest.mark.parametrize(("word", "priority"), [("普通", "routine"), ("重要", "important"),
+                                                ("紧急", "emergency"), ("Emergency", "emergency")])
+def test_priority_in_chinese_words(tmp_path: Path, word: str, priority: str) -> None:
+    """Test that staff may write the priority as 普通/重要/紧急, as days: takes 工作日."""
+    text = f"announcements:\n  a:\n    text: x\n    at: '08:30'\n    priority: {word}\n"
+    assert load(site(tmp_path, text)).announcements[0].priority.value == priority
+
+
+def test_unknown_priority_is_explained_in_chinese_without_english_words(tmp_path: Path) -> None:
+    """Test that a wrong priority gets a Chinese message listing the Chinese words, with no
+    English 'or' in it."""
+    set_language("zh")
+    text = "announcements:\n  a:\n    text: x\n    at: '08:30'\n    priority: 很急\n"
+    assert problems(tmp_path, text) == [
+        "announcements.yaml:5: announcements.a.priority: 不认识的优先级；请写 普通、重要 或 "
+        "紧急（也可以写 routine、important、emergency）（实际写的是 很急）"]
+
+
+def test_a_choice_list_has_no_english_or(tmp_path: Path) -> None:
+    """Test that a wrong choice in config.yaml lists the allowed values without an English 'or'."""
+    set_language("zh")
+    config_text = (Path(__file__).resolve().parents[2] / "config.yaml").read_text("utf-8")
+    config_text = config_text.replace("  silence_mode: hold", "  silence_mode: 保持")
+    (tmp_path / "config.yaml").write_text(config_text, encoding="utf-8")
+    from edge.config import load_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "config.yaml")
+    (problem,) = info.value.problems
+    assert problem.text() == "只能是以下之一：hold, suppress（实际写的是 保持）"
