@@ -1,7 +1,7 @@
 """An embedded MQTT broker for the demo: amqtt (pure Python, from PyPI) in a child process.
 
 amqtt 0.12 speaks MQTT 3.1.1 only, runs at about a sixth of mosquitto's throughput and never
-queues for offline anonymous sessions (shared/reference/measurements.md): good for a demo on a
+queues for offline anonymous sessions (docs/architecture.md): good for a demo on a
 machine without mosquitto, not for production.
 """
 
