@@ -195,4 +195,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     configure_logging(config, verbose=args.verbose)
     plain = args.no_tty or not sys.stdout.isatty() or os.environ.get("TERM") == "dumb"
-    return run_demo(config, profiles, duration=args.duration, plain=plain)
+    return run_demo(config, profiles, duration=args.duration, plain=plain, raw=args.verbose)
