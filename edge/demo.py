@@ -78,16 +78,23 @@ def _demo_overrides(config: GridedgeConfig, data_dir: Path) -> GridedgeConfig:
     return config
 
 
-async def _summaries(view: DemoView, started: float, stop: asyncio.Event) -> None:
-    """Print the view's summary line once a second, when it changed."""
-    last = ""
-    while not stop.is_set():
-        line = view.summary()
-        if line != last:
-            print(f"[{time.time() - started:5.0f}s] {line}", flush=True)
-            last = line
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SUMMARY_EVERY_S)
+class _Summaries:
+    """The plain log's summary line: printed once a second when it changed, and once at the end."""
+
+    def __init__(self, view: DemoView, started: float) -> None:
+        self.view, self.started, self.last = view, started, ""
+
+    def print_if_changed(self) -> None:
+        line = self.view.summary()
+        if line != self.last:
+            print(f"[{time.time() - self.started:5.0f}s] {line}", flush=True)
+            self.last = line
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.print_if_changed()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SUMMARY_EVERY_S)
 
 
 async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: float,
@@ -115,8 +122,9 @@ async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: flo
     await observer.wait_connected(10)
     app = App(config, profiles)
     tasks = [asyncio.ensure_future(part(config, profiles, parts_stop)) for part in _demo_parts()]
+    summaries = _Summaries(view, started)
     if plain:
-        tasks.append(asyncio.ensure_future(_summaries(view, started, parts_stop)))
+        tasks.append(asyncio.ensure_future(summaries.run(parts_stop)))
     live = view.live() if not plain else contextlib.nullcontext()
     try:
         with live:
@@ -128,7 +136,9 @@ async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: flo
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0.2)  # let the observer print the daemon's "offline"
+        await asyncio.sleep(0.2)  # let the observer see the daemon's "offline"
+        if plain:
+            summaries.print_if_changed()
         await observer.stop()
 
 

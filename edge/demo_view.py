@@ -253,9 +253,10 @@ class DemoView:
                     peak, where = float(current), _("{post} port {port}").format(
                         post=post.name, port=number)
         latched = sum(len(p.latched) for p in self.posts.values())
-        return _("speakers online {on}/{total}, playing {playing} · posts online {posts}/{all} · "
-                 "highest current {peak:.1f} A ({where}) · latched ports {latched} · open alerts "
-                 "{alerts}").format(on=speakers_on, total=len(self.speakers), playing=playing,
+        daemon = {True: _("online"), False: _("OFFLINE"), None: "…"}[self.daemon]
+        return _("daemon {daemon} · speakers online {on}/{total}, playing {playing} · posts "
+                 "online {posts}/{all} · highest current {peak:.1f} A ({where}) · latched ports "
+                 "{latched} · open alerts {alerts}").format(daemon=daemon, on=speakers_on, total=len(self.speakers), playing=playing,
                                     posts=posts_on, all=len(self.posts), peak=peak, where=where,
                                     latched=latched, alerts=len(self.alerts))
 

@@ -130,7 +130,7 @@ def _problem(error: Any, located: Located, model: type[BaseModel]) -> Problem:
     if kind in {"enum", "literal_error"}:
         # pydantic joins the choices in English ("'a', 'b' or 'c'"): list them plainly instead.
         expected = str(ctx.get("expected", ""))
-        choices = re.findall(r"'([^']*)'", expected) or [expected]
+        choices = re.findall(r"'([^']*)'", expected) or re.split(r"\s*,\s*|\s+or\s+", expected)
         return Problem(mark.file, mark.line, shown_path, "must be one of: {choices}",
                        {"choices": ", ".join(choices)}, got=got)
     if kind == "string_pattern_mismatch":

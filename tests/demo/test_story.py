@@ -61,7 +61,7 @@ def test_demo_tells_the_overload_story_in_the_plain_log() -> None:
     assert "Demo stopped." in lines
     # The plain log is the story and a summary, not every raw MQTT message.
     assert not [line for line in lines if "gridedge/jianyuan1/" in line]
-    assert [line for line in lines if "speakers online 4/4" in line]
+    assert [line for line in lines if "speakers online 4/4" in line and "] daemon " in line]
     assert "Traceback" not in err
     # Ctrl-C stops the daemon before the broker: no post "goes offline", no broker is lost.
     assert not [line for line in lines if "Charging post offline" in line]
