@@ -85,8 +85,8 @@ def measure(count: int, repeat: int) -> float:
 def measure_at(ref: str, count: int, repeat: int) -> float:
     """``measure`` with the ``edge`` package as it was at git commit ``ref``."""
     with tempfile.TemporaryDirectory(prefix="gridedge-bench-base-") as tmp:
-        archive = subprocess.run(["git", "archive", ref, "edge", "device_profiles"], cwd=REPO, check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(["git", "archive", ref, "edge", "device_profiles"], cwd=REPO,
+                                 check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         shutil.copy(Path(__file__), Path(tmp) / "bench_check.py")
         code = (f"import pathlib, bench_check; bench_check.REPO = pathlib.Path({str(REPO)!r}); "

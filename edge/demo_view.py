@@ -254,11 +254,12 @@ class DemoView:
                         post=post.name, port=number)
         latched = sum(len(p.latched) for p in self.posts.values())
         daemon = {True: _("online"), False: _("OFFLINE"), None: "…"}[self.daemon]
-        return _("daemon {daemon} · speakers online {on}/{total}, playing {playing} · posts "
+        text = _("daemon {daemon} · speakers online {on}/{total}, playing {playing} · posts "
                  "online {posts}/{all} · highest current {peak:.1f} A ({where}) · latched ports "
-                 "{latched} · open alerts {alerts}").format(daemon=daemon, on=speakers_on, total=len(self.speakers), playing=playing,
-                                    posts=posts_on, all=len(self.posts), peak=peak, where=where,
-                                    latched=latched, alerts=len(self.alerts))
+                 "{latched} · open alerts {alerts}")
+        return text.format(daemon=daemon, on=speakers_on, total=len(self.speakers),
+                           playing=playing, posts=posts_on, all=len(self.posts), peak=peak,
+                           where=where, latched=latched, alerts=len(self.alerts))
 
     def _speaker_table(self) -> Table:
         table = Table(title=_("speakers"), expand=True)

@@ -226,8 +226,8 @@ def find_gaps(config: GridedgeConfig, calendar: ChinaCalendar, today: date,
             if not synthetic:
                 case[1] += 1  # type: ignore[operator]
         for (spans, on_duty), cases in found.items():
-            ordered = tuple(DayCase(kind, *cases[kind]) for kind in DAY_KIND_TEXT  # type: ignore[arg-type]
-                            if kind in cases)
+            ordered = tuple(DayCase(kind, *cases[kind])  # type: ignore[arg-type]
+                            for kind in DAY_KIND_TEXT if kind in cases)
             gaps_out.append(Gap(subject, name, spans, ordered, on_duty, severities, path))
     return gaps_out
 
