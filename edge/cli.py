@@ -17,7 +17,7 @@ from edge.i18n import LANGUAGES, _, set_language
 from edge.profiles import ProfileRegistry, load_registry
 from edge.registry import load_modules
 
-__all__ = ["main"]
+__all__ = ["main", "print_problems", "quiet_broker_log"]
 
 logger = logging.getLogger("edge.cli")
 
@@ -45,10 +45,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_FAILED
     _choose_language(args)
-    code = int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `gridedge posts status | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so that the interpreter's own flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_OK
     if argv is None:
         sys.exit(code)
     return code
+
+
+def quiet_broker_log() -> None:
+    """For a command that talks to the daemon over MQTT and reports a broker it cannot reach in
+    its own words: the client's "retrying" log line (for the daemon's log) would only confuse."""
+    logging.getLogger("edge.mqtt").setLevel(logging.CRITICAL)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -110,11 +124,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     """``gridedge check``: exit 0 when everything is valid, 2 with every problem listed."""
     try:
         config, profiles = _load(args.config)
-        from edge.schedule.cli import check_schedules  # noqa: PLC0415 - check only
-
-        check_schedules(config)
     except ConfigError as err:
         print_problems(err)
+        return EXIT_INVALID
+    from edge.reachability import reachability_problems  # noqa: PLC0415 - check only
+    from edge.schedule.cli import check_schedules  # noqa: PLC0415 - check only
+
+    # Every problem in one run: the schedules' and who can be paged.
+    problems = []
+    try:
+        check_schedules(config)
+    except ConfigError as err:
+        problems += err.problems
+    problems += reachability_problems(config)
+    if problems:
+        print_problems(ConfigError(problems))
         return EXIT_INVALID
     from edge.config.advice import security_warnings  # noqa: PLC0415 - check only
 
@@ -171,4 +195,4 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     configure_logging(config, verbose=args.verbose)
     plain = args.no_tty or not sys.stdout.isatty() or os.environ.get("TERM") == "dumb"
-    return run_demo(config, profiles, duration=args.duration, plain=plain)
+    return run_demo(config, profiles, duration=args.duration, plain=plain, raw=args.verbose)

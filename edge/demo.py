@@ -1,8 +1,9 @@
 """``gridedge demo``: the daemon on the real site's config, against an embedded broker.
 
-The broker is amqtt in a child process (no mosquitto needed), the data directory is a fresh
-temporary folder, and an observer prints every message on the site's topics. Simulated speakers
-and posts join here as they are built.
+The broker is amqtt in a child process of its own session (no mosquitto needed; Ctrl-C stops it
+last), the data directory is a fresh temporary folder, and an observer draws what the site's
+topics say: a full-screen live view in a terminal, else the story lines and a once-a-second
+summary (every raw message with ``--verbose``). Simulated speakers and posts join here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edge.app import App
+from edge.demo_view import DemoView
 from edge.config import GridedgeConfig, MqttProtocol
 from edge.i18n import _
 from edge.mqtt import Message, MqttClient, Topics
@@ -25,6 +27,8 @@ from edge.registry import load_modules
 from edge.sim.broker import EmbeddedBroker
 
 __all__ = ["DEMO_MODULES", "demo_config", "run_demo"]
+
+SUMMARY_EVERY_S = 1.0
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +78,27 @@ def _demo_overrides(config: GridedgeConfig, data_dir: Path) -> GridedgeConfig:
     return config
 
 
+class _Summaries:
+    """The plain log's summary line: printed once a second when it changed, and once at the end."""
+
+    def __init__(self, view: DemoView, started: float) -> None:
+        self.view, self.started, self.last = view, started, ""
+
+    def print_if_changed(self) -> None:
+        line = self.view.summary()
+        if line != self.last:
+            print(f"[{time.time() - self.started:5.0f}s] {line}", flush=True)
+            self.last = line
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.print_if_changed()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SUMMARY_EVERY_S)
+
+
 async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: float,
-                plain: bool = True) -> None:
+                plain: bool = True, raw: bool = False) -> None:
     stop = asyncio.Event()
     parts_stop = asyncio.Event()  # simulators outlive the daemon: its stop raises no alerts
     loop = asyncio.get_running_loop()
@@ -88,17 +111,21 @@ async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: flo
     topics = Topics(config.mqtt.topic_root, config.site.id)
     observer = MqttClient(config.mqtt, topics, client_id="gridedge-demo-observer",
                           availability_topic=None)
-    view = None
-    if not plain:
-        from edge.demo_view import DemoView  # noqa: PLC0415 - rich only for the live view
-
-        view = DemoView(config)
-    observer.subscribe(topics.all(), _printer(time.time()) if view is None else view.on_message)
+    # The plain log shows the story (the scenario's ★ lines) and a once-a-second summary drawn
+    # from the same picture as the live view; every raw message only with --verbose.
+    view = DemoView(config, schedule=not plain)
+    started = time.time()
+    observer.subscribe(topics.all(), view.on_message)
+    if plain and raw:
+        observer.subscribe(topics.all(), _printer(started))
     await observer.start()
     await observer.wait_connected(10)
     app = App(config, profiles)
     tasks = [asyncio.ensure_future(part(config, profiles, parts_stop)) for part in _demo_parts()]
-    live = view.live() if view is not None else contextlib.nullcontext()
+    summaries = _Summaries(view, started)
+    if plain:
+        tasks.append(asyncio.ensure_future(summaries.run(parts_stop)))
+    live = view.live() if not plain else contextlib.nullcontext()
     try:
         with live:
             await app.run(stop)
@@ -109,17 +136,19 @@ async def _demo(config: GridedgeConfig, profiles: ProfileRegistry, duration: flo
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await asyncio.sleep(0.2)  # let the observer print the daemon's "offline"
+        await asyncio.sleep(0.2)  # let the observer see the daemon's "offline"
+        if plain:
+            summaries.print_if_changed()
         await observer.stop()
 
 
 def run_demo(config: GridedgeConfig, profiles: ProfileRegistry, *, duration: float = 0.0,
-             plain: bool = True) -> int:
+             plain: bool = True, raw: bool = False) -> int:
     """Run the demo until Ctrl-C (or ``duration`` seconds); returns the exit code."""
     with tempfile.TemporaryDirectory(prefix="gridedge-demo-") as tmp, EmbeddedBroker() as broker:
         print(_("Demo: embedded MQTT broker on 127.0.0.1:{port}, data in {data}. "
                 "Press Ctrl-C to stop.").format(port=broker.port, data=tmp), flush=True)
         site = _demo_overrides(demo_config(config, broker.port, Path(tmp)), Path(tmp))
-        asyncio.run(_demo(site, profiles, duration, plain))
+        asyncio.run(_demo(site, profiles, duration, plain, raw))
     print(_("Demo stopped."), flush=True)
     return 0

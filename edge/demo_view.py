@@ -24,10 +24,10 @@ from rich.table import Table
 from rich.text import Text
 
 from edge.config import ConfigError, GridedgeConfig
-from edge.i18n import _
+from edge.i18n import N_, _
 from edge.mqtt import Message, Topics
 
-__all__ = ["DemoView"]
+__all__ = ["CAUSE_TEXT", "DemoView"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,36 @@ BAR_FULL_A = 8.0          # a full bar: well above the 3 A an e-bike charger dra
 RECENT_EVENTS = 8
 NEXT_SLOT_HORIZON = timedelta(days=2)
 REFRESH_PER_S = 4
+LOG_LINES = 4
 _STATE_STYLE = {"normal": "green", "overload": "yellow", "cutting": "magenta",
                 "cut_off": "red", "cutoff_failed": "bold red", "latched": "red"}
+# Every word the view shows comes from the catalogue: staff read Chinese, not the wire format.
+_PORT_STATE = {"normal": N_("normal"), "overload": N_("overload (timing)"),
+               "cutting": N_("cutting off"), "cut_off": N_("cut off"),
+               "cutoff_failed": N_("CUT-OFF FAILED"), "latched": N_("latched")}
+CAUSE_TEXT = {"instantaneous": N_("far above the limit"), "inverse_time": N_("overload too long"),
+          "overpower": N_("power above the limit"), "post_total": N_("whole post above its limit"),
+          "over_temperature": N_("overheating"), "device_fault": N_("fault reported by the post")}
+_SEVERITY = {"critical": N_("urgent"), "warning": N_("warning level"), "info": N_("notice level")}
+_ALERT_STATE = {"firing": N_("not acknowledged"), "acknowledged": N_("acknowledged"),
+                "resolved": N_("resolved")}
+_EVENT = {
+    "post.trip": N_("protection trips"), "post.cutoff_confirmed": N_("cut-off confirmed"),
+    "post.cutoff_failed": N_("cut-off FAILED"), "post.recut": N_("switched on again, cut off"),
+    "post.reset": N_("port reset by staff"), "post.offline": N_("post offline"),
+    "post.online": N_("post online"), "post.sensor_fault": N_("sensor fault"),
+    "speaker.offline": N_("speaker offline"), "speaker.online": N_("speaker online"),
+    "play.done": N_("played"), "play.missed": N_("missed"), "play.failed": N_("play failed"),
+    "play.interrupted": N_("play interrupted"), "announce.accepted": N_("announcement accepted"),
+    "announce.rejected": N_("announcement refused"), "alert.raised": N_("alert raised"),
+    "alert.acknowledged": N_("alert acknowledged"), "alert.resolved": N_("alert resolved"),
+    "schedule.reloaded": N_("schedule loaded"), "schedule.rejected": N_("schedule refused"),
+    "daemon.started": N_("daemon started"), "daemon.stopping": N_("daemon stopping"),
+    "alerts.broker_unreachable": N_("broker unreachable"),
+    "alerts.broker_reachable": N_("broker reachable again"),
+    "alerts.delivery_failed": N_("page not delivered"), "alerts.ack_refused": N_("ack refused"),
+    "alerts.nobody_reachable": N_("nobody can be paged"),
+}
 
 
 @dataclass
@@ -81,6 +109,8 @@ class DemoView:
         self._announced: dict[str, str] = {}   # speaker → text of the last accepted announcement
         self._schedule = schedule
         self._next_at = 0.0
+        # Log records shown inside the live view: printed below it they would tear the screen.
+        self.log_lines: deque[str] = deque(maxlen=LOG_LINES)
 
     # -- input ---------------------------------------------------------------------------------
 
@@ -153,7 +183,18 @@ class DemoView:
             speaker.last = str(detail.get("announcement") or speaker.last)
             speaker.playing = ""
         when = datetime.fromtimestamp(float(event.get("ts") or time.time()), self.config.site.tz)
-        self.events.append(f"{when:%H:%M:%S} {kind} {subject}")
+        self.events.append(f"{when:%H:%M:%S} {_(_EVENT.get(kind, N_('other event')))} "
+                           f"{self._subject(subject)}")
+
+    def _subject(self, subject: str) -> str:
+        """A post/port, speaker or alert id as staff name it."""
+        post, _sep, port = subject.partition("/")
+        if post in self.posts:
+            name = self.posts[post].name
+            return _("{post} port {port}").format(post=name, port=port) if port else name
+        if subject in self.speakers:
+            return self.speakers[subject].name
+        return subject
 
     # -- next slots ----------------------------------------------------------------------------
 
@@ -192,8 +233,33 @@ class DemoView:
                   None: Text("…")}[self.daemon]
         title = Text.assemble(f"{self.config.site.name}  gridedge  ", daemon,
                               f"  ({self.messages} MQTT)")
-        return Group(title, self._speaker_table(), self._post_table(), self._alert_panel(),
-                     Panel("\n".join(self.events) or "-", title=_("events"), expand=True))
+        parts: list[RenderableType] = [
+            title, self._speaker_table(), self._post_table(), self._alert_panel(),
+            Panel("\n".join(self.events) or "-", title=_("events"), expand=True)]
+        if self.log_lines:
+            parts.append(Panel("\n".join(self.log_lines), title=_("log"), expand=True))
+        return Group(*parts)
+
+    def summary(self) -> str:
+        """One line for the plain log: speakers, posts, the highest current, latches, alerts."""
+        playing = sum(1 for s in self.speakers.values() if s.playing)
+        speakers_on = sum(1 for s in self.speakers.values() if s.online)
+        posts_on = sum(1 for p in self.posts.values() if p.online)
+        peak, where = 0.0, "-"
+        for post in self.posts.values():
+            for number, port in post.ports.items():
+                current = port.get("current_a")
+                if isinstance(current, int | float) and current > peak:
+                    peak, where = float(current), _("{post} port {port}").format(
+                        post=post.name, port=number)
+        latched = sum(len(p.latched) for p in self.posts.values())
+        daemon = {True: _("online"), False: _("OFFLINE"), None: "…"}[self.daemon]
+        text = _("daemon {daemon} · speakers online {on}/{total}, playing {playing} · posts "
+                 "online {posts}/{all} · highest current {peak:.1f} A ({where}) · latched ports "
+                 "{latched} · open alerts {alerts}")
+        return text.format(daemon=daemon, on=speakers_on, total=len(self.speakers),
+                           playing=playing, posts=posts_on, all=len(self.posts), peak=peak,
+                           where=where, latched=latched, alerts=len(self.alerts))
 
     def _speaker_table(self) -> Table:
         table = Table(title=_("speakers"), expand=True)
@@ -244,9 +310,12 @@ class DemoView:
             state = str(post.ports[number].get("state", "normal"))
             if state != "normal" or number in post.latched:
                 latch = post.ports[number].get("latch") or {}
-                cause = f" ({latch['cause']})" if latch.get("cause") else ""
-                word = _("latched") if number in post.latched else state
-                notes.append(Text(f"#{number} {word}{cause}", _STATE_STYLE.get(state, "red")))
+                cause = str(latch.get("cause") or "")
+                named = _(CAUSE_TEXT[cause]) if cause in CAUSE_TEXT else cause
+                shown = f" ({named})" if cause else ""
+                word = _("latched") if number in post.latched else _(_PORT_STATE.get(state, state))
+                notes.append(Text(_("port {port}: {state}").format(port=number, state=word)
+                                  + shown, _STATE_STYLE.get(state, "red")))
         return Text(", ").join(notes) if notes else Text(_("normal"), "green")
 
     def _alert_panel(self) -> Panel:
@@ -256,11 +325,13 @@ class DemoView:
             table.add_column(column, overflow="fold")
         for ident, record in sorted(self.alerts.items(), reverse=True):
             severity = str(record.get("severity", ""))
-            table.add_row(str(ident), Text(severity, "bold red" if severity == "critical"
-                                           else "yellow"),
-                          str(record.get("state", "")), str(record.get("title") or
-                                                            record.get("key", "")),
-                          f"L{int(record.get('level', 0)) + 1}", str(record.get("acked_by") or "-"))
+            state = str(record.get("state", ""))
+            table.add_row(str(ident), Text(_(_SEVERITY.get(severity, severity)),
+                                           "bold red" if severity == "critical" else "yellow"),
+                          _(_ALERT_STATE.get(state, state)),
+                          str(record.get("title") or record.get("key", "")),
+                          _("level {n}").format(n=int(record.get("level", 0)) + 1),
+                          str(record.get("acked_by") or "-"))
         if not self.alerts:
             return Panel(Text(_("No open alerts."), "green"), title=_("open alerts"))
         return Panel(table, title=_("open alerts"))
@@ -275,6 +346,28 @@ class DemoView:
             def __rich__(inner) -> RenderableType:
                 return self.render()
 
-        with Live(_Dashboard(), console=console, refresh_per_second=REFRESH_PER_S,
-                  screen=False, redirect_stdout=True, redirect_stderr=False) as live:
-            yield live
+        view = self
+
+        class _ToPanel(logging.Handler):
+            def emit(inner, record: logging.LogRecord) -> None:
+                view.log_lines.append(f"{record.levelname} {record.name}: {record.getMessage()}"
+                                      [:200])
+
+        # The view owns the whole screen (the terminal's alternate screen, cropped to its
+        # height): a view taller than the terminal, or a log line printed under it, leaves
+        # pieces of earlier frames behind.
+        root = logging.getLogger()
+        handlers = list(root.handlers)
+        panel = _ToPanel(logging.WARNING)
+        for handler in handlers:
+            root.removeHandler(handler)
+        root.addHandler(panel)
+        try:
+            with Live(_Dashboard(), console=console, refresh_per_second=REFRESH_PER_S,
+                      screen=True, vertical_overflow="crop", redirect_stdout=True,
+                      redirect_stderr=True) as live:
+                yield live
+        finally:
+            root.removeHandler(panel)
+            for handler in handlers:
+                root.addHandler(handler)

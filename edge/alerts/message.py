@@ -28,6 +28,7 @@ KIND_TITLE = {
     "schedule_rejected": N_("Schedule edit rejected"),
     "broker_unreachable": N_("Site message broker unreachable"),
     "disk_full": N_("Disk full"),
+    "nobody_reachable": N_("Nobody can be paged at some hours"),
     "unsolicited_play": N_("A speaker played something the daemon did not send"),
 }
 KIND_TODO = {
@@ -45,6 +46,8 @@ KIND_TODO = {
     "play_failed": N_("check the speaker; the announcement did not play"),
     "schedule_rejected": N_("the last schedule edit has an error; run 'gridedge check' and fix "
                             "it (the previous schedule stays in use)"),
+    "nobody_reachable": N_("put the missing phone or chat addresses in the daemon's environment "
+                           "file and restart it; see 'gridedge check' for the areas and hours"),
     "unsolicited_play": N_("someone else may be sending to the speaker: check who can reach the "
                            "site's message broker and change its passwords"),
     "disk_full": N_("free space on the edge box's data disk; protection and paging go on, the "

@@ -74,6 +74,8 @@ EVENT_RULES: dict[str, Rule] = {
     # the daemon's own disk (raised by the alerts component's store watch)
     "store.degraded": Rule(Action.RAISE, ("disk_full",), Scope.SITE, _C),
     "store.recovered": Rule(Action.RESOLVE, ("disk_full",), Scope.SITE),
+    # the roster itself (raised at start when some area or step has nobody who can be paged)
+    "alerts.nobody_reachable": Rule(Action.RAISE, ("nobody_reachable",), Scope.SITE, _C),
 }
 
 # Kinds that page only once the condition has lasted its hold-down (a broker restart replays

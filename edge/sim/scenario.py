@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.config import GridedgeConfig
+from edge.demo_view import CAUSE_TEXT
 from edge.i18n import _
 from edge.mqtt import Message, MqttClient, Topics
 from edge.profiles import ProfileRegistry
@@ -81,6 +82,11 @@ class Story:
 
 
 STORY = Story()
+
+
+def _cause(cause: str) -> str:
+    """A trip's cause in the words of the live view (never the wire name)."""
+    return _(CAUSE_TEXT[cause]) if cause in CAUSE_TEXT else cause
 
 
 def demo_overrides(config: GridedgeConfig, data_dir: Path) -> GridedgeConfig:
@@ -221,7 +227,8 @@ class Narrator:
                 or subject))
         elif kind == "post.trip":
             self._line(_("protection trips: {post} port {port} ({cause}); cut-off sent").format(
-                **self._where(subject), cause=detail.get("cause") or detail.get("element", "")))
+                **self._where(subject), cause=_cause(str(detail.get("cause")
+                                                      or detail.get("element", "")))))
         elif kind == "post.cutoff_confirmed":
             self._line(_("cut-off confirmed by telemetry: {post} port {port} draws no current; "
                          "the port is latched").format(**self._where(subject)))

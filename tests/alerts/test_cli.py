@@ -60,8 +60,10 @@ def test_silence_from_the_command_line_is_picked_up_by_the_daemon(
             code, out = await _gridedge("alerts", "-c", str(config), "silence", "--post",
                                         "3号充电桩", "--for", "1h", "--by", "duty")
             assert code == 0, out
-            clock.now = time.time() + 1  # the hand clock catches up with the silence's start
-            await rig.advance(0)         # (the CLI may take seconds to start on a busy box)
+            # The hand clock catches up with the silence's start: the command stamped it with
+            # its own wall clock, later than the clock was made by however long it took to run.
+            clock.now = time.time() + 1
+            await rig.advance(0)
             rig.emit(trip())
             await asyncio.sleep(0.5)
             assert receiver.to("wang") == []

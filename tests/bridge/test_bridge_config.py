@@ -95,9 +95,9 @@ bridge:
 """) == [
         f"config.yaml:{FIRST + 4}: bridge.buses.rs485.port: 'htp://' is not a serial URL; use a "
         "device path such as /dev/ttyUSB0 or one of rfc2217://, socket:// (got htp://10.0.0.5:4001)",
-        f"config.yaml:{FIRST + 5}: bridge.buses.rs485.parity: must be one of: 'none', 'even' or "
-        "'odd' (got N)",
-        f"config.yaml:{FIRST + 6}: bridge.buses.rs485.stopbits: must be one of: 1 or 2 (got 3)",
+        f"config.yaml:{FIRST + 5}: bridge.buses.rs485.parity: must be one of: none, even, odd "
+        "(got N)",
+        f"config.yaml:{FIRST + 6}: bridge.buses.rs485.stopbits: must be one of: 1, 2 (got 3)",
     ]
 
 
@@ -176,8 +176,8 @@ def test_broken_register_map_is_shown_with_its_file_and_line(tmp_path: Path) -> 
         (tmp_path / "sdm.yaml").read_text(encoding="utf-8").splitlines(), 1)
         if line.startswith("id:"))
     assert shown == [
-        f"pzem-004t-v3.yaml:{target + 1}: points[0].type: must be one of: 'u16', 's16', 'u32', "
-        "'s32' or 'f32' (got u61)",
+        f"pzem-004t-v3.yaml:{target + 1}: points[0].type: must be one of: u16, s16, u32, "
+        "s32, f32 (got u61)",
         f"sdm.yaml:{sdm_id}: id: the id must be the file name without .yaml: 'sdm' "
         "(got eastron-sdm120)",
     ]

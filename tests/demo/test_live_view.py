@@ -80,16 +80,16 @@ def test_live_view_shows_currents_latch_speakers_and_open_alert(english: None,
     text = _draw(view)
     p03 = next(line for line in text.splitlines() if "3号充电桩" in line)
     assert "1.3" in p03 and "0.0" in p03  # port 1 draws 1.3 A, port 4 is off
-    assert "#4 latched (inverse_time)" in p03
+    assert "port 4: latched (overload too long)" in p03
     assert "5号充电桩 offline" in text
     east = next(line for line in text.splitlines() if "东门" in line)
     assert "playing" in east and "演示开始。电动车充电" in east
     west = next(line for line in text.splitlines() if "西门" in line)
     assert "offline" in west
     assert "Overcurrent while charging · 3号充电桩 port 4" in text
-    assert "critical" in text and "L2" in text
+    assert "urgent" in text and "level 2" in text and "not acknowledged" in text
     assert "speaker offline" not in text  # cleared record: no longer open
-    assert "announce.accepted demo-1" in text
+    assert "announcement accepted demo-1" in text
 
 
 def test_live_view_follows_the_play_to_its_end(english: None, config: GridedgeConfig) -> None:
@@ -112,3 +112,52 @@ def test_live_view_shows_the_next_slot_of_the_schedule(english: None,
     north = next(line for line in text.splitlines() if "北门" in line)
     assert any(name in north for name in ("防范电信诈骗", "医保缴费提醒", "冬季消防安全",
                                           "节假日安全提示"))
+
+
+def _fed(config: GridedgeConfig) -> DemoView:
+    view = DemoView(config, schedule=False)
+    for topic, payload in _recorded():
+        data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+        view.on_message(Message(topic, data.encode(), False, 1, 0.0))
+    return view
+
+
+def test_chinese_view_has_no_wire_words(config: GridedgeConfig) -> None:
+    """Test that the Chinese view shows causes, severities, alert states, levels and events in
+    Chinese, none of the wire format's English words."""
+    text = _draw(_fed(config))
+    for word in ("inverse_time", "critical", "firing", "L2", "announce.accepted", "latched",
+                 "cut_off", "warning"):
+        assert word not in text, word
+    assert "反时限" not in text or "过载" in text
+    assert "紧急" in text and "第2级" in text and "未确认" in text and "已锁定" in text
+
+
+def test_current_matches_the_latest_retained_state(english: None,
+                                                   config: GridedgeConfig) -> None:
+    """Test that a port shows the current of the newest state document (0 A after the cut-off),
+    and the plain log's summary line says the same."""
+    view = _fed(config)
+    p03 = next(line for line in _draw(view).splitlines() if "3号充电桩" in line)
+    assert "7.5" not in p03
+    summary = view.summary()
+    assert "highest current 2.2 A (3号充电桩 port 10)" in summary
+    assert "latched ports 1" in summary and "open alerts 1" in summary
+    assert "speakers online 3/4, playing 1" in summary and summary.startswith("daemon online")
+
+
+def test_live_view_owns_the_screen_and_keeps_log_lines_inside(english: None,
+                                                              config: GridedgeConfig) -> None:
+    """Test that the live view draws on the terminal's alternate screen, and a log line written
+    meanwhile appears in its log panel instead of tearing the screen."""
+    import io
+    import logging
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, height=40, color_system=None)
+    view = _fed(config)
+    with view.live(console=console):
+        logging.getLogger("edge.test").warning("the broker hiccuped")
+    assert "\x1b[?1049h" in out.getvalue()  # alternate screen entered
+    assert "the broker hiccuped" in "\n".join(view.log_lines)
+    assert "log" in _draw(view)

@@ -14,9 +14,9 @@ def test_demo_runs_and_stops_cleanly() -> None:
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert "embedded MQTT broker on 127.0.0.1:" in result.stdout
-    assert "gridedge/jianyuan1/daemon/availability" in result.stdout
-    lines = [line for line in result.stdout.splitlines() if "daemon/availability" in line]
-    assert lines[0].endswith("online")
-    assert lines[-1].endswith("offline")
+    # The plain log's summary lines: the daemon online, and offline after the stop.
+    lines = [line for line in result.stdout.splitlines() if "] daemon " in line]
+    assert any("] daemon online ·" in line for line in lines)
+    assert "] daemon OFFLINE ·" in lines[-1]
     assert "Demo stopped." in result.stdout
     assert "Traceback" not in result.stderr

