@@ -79,6 +79,7 @@ class Dispatcher:
         self._wall = wall
         self._events = events
         self._link_up = link_up
+        self._was_up = False
         self._stopping = False
         self._wake = asyncio.Event()
         self._lanes: dict[str, Lane] = {}
@@ -157,12 +158,14 @@ class Dispatcher:
     def _round(self) -> None:
         now = self._clock()
         gate = self._working.gate
+        self._was_up = self._was_up or self._link_up()
         names = [r[0] for r in self._working.query(
             "SELECT DISTINCT channel FROM notifications WHERE state = 'pending'")]
         for name in names:
             lane = self._lane(name)
             if name == MQTT_CHANNEL and not self._link_up():
-                if not lane.waiting_logged:
+                # Before the first connection the broker is not "down", only not reached yet.
+                if not lane.waiting_logged and self._was_up:
                     lane.waiting_logged = True
                     logger.warning("broker down, %d notification(s) waiting",
                                    self.waiting(MQTT_CHANNEL))

@@ -115,7 +115,7 @@ class MetricsComponent:
         result = health(self.app, self._figures_here(), self.probe)
         if result["problems"]:
             logger.debug("health check failed: %s", "; ".join(result["problems"]))
-        return _json(HEALTHY if result["status"] == "ok" else UNHEALTHY, result)
+        return _json(UNHEALTHY if result["status"] == "fail" else HEALTHY, result)
 
     async def _status(self, _request: web.Request) -> web.Response:
         doc = await asyncio.to_thread(status, self.app, self._figures_here(), self.version)

@@ -7,7 +7,7 @@ from tests.ops.rig import TOKEN, Daemon, get, get_json, http_section, until
 PROBE_SQL = "SELECT updated FROM state WHERE scope = 'ops' AND key = 'health_probe'"
 
 
-def test_status_and_metrics_need_the_token_health_does_not(broker, write_config) -> None:
+def test_status_and_metrics_need_the_token_health_does_not(broker, write_config, site_environ) -> None:
     """Test that /api/status and /metrics answer 401 without a token, 403 with a wrong one, 200 with it."""
     daemon = Daemon(write_config(broker, http=http_section())).start()
     try:

@@ -93,7 +93,7 @@ def test_trip_and_cutoff_are_counted(broker, write_config) -> None:
         daemon.stop()
 
 
-def test_healthz_fails_when_the_broker_stops(own_broker, write_config) -> None:
+def test_healthz_fails_when_the_broker_stops(own_broker, write_config, site_environ) -> None:
     """Test that /healthz answers 200 while all is well and 503 naming the broker once it stops."""
     daemon = Daemon(write_config(own_broker, http=http_section())).start()
     try:
