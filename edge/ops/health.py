@@ -48,6 +48,10 @@ def health(app: App, figures: Figures | None) -> dict[str, Any]:
 
 
 def _store_check(app: App) -> dict[str, Any]:
+    # The store's own view first: a full or read-only disk, with the path and the free space.
+    store_health = app.store.health
+    if not store_health.ok:
+        return {"ok": False, "detail": store_health.detail, "kind": store_health.kind}
     # A real write (one row, one fsync) proves the disk takes writes, not just that a file exists.
     try:
         app.store.put_state(_PROBE_SCOPE, _PROBE_KEY, time.time())
