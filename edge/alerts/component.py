@@ -82,7 +82,7 @@ class AlertsComponent:
         self.manager = AlertManager(config, self.app.store, self.roster, self.clock,
                                     self.app.events, self.dispatcher.wake)
         self.manager.load()
-        self.phone = phone_routes.install(self.app, self)  # before the first page is written
+        self.phone = phone_routes.start(self.app, self)  # before the first page is written
         self.app.events.listen(self.manager.on_event)
         self.app.mqtt.subscribe(self.app.topics.alert_ack("+"), self._on_ack, command=True)
         await self.dispatcher.start()
@@ -100,7 +100,7 @@ class AlertsComponent:
         """Stop ticking and delivering; whatever is unsent stays in the outbox."""
         if self._plugin is not None:
             await self._plugin.stop()
-        phone_routes.uninstall()
+        phone_routes.stop()
         await self.speech.stop()
         if self._ticker is not None:
             self._ticker.cancel()
@@ -170,4 +170,5 @@ def create(app: App) -> AlertsComponent:
     """The alerts component of ``app`` (also offered to later components as "alerts")."""
     component = AlertsComponent(app)
     app.provide("alerts", component)
+    phone_routes.register(app, component)
     return component

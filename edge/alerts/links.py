@@ -27,8 +27,8 @@ from pathlib import Path
 
 from edge.alerts.const import LINK_KEY_ENV, LINK_KEY_FILE, LINK_TTL_S, NONCE_TTL_S
 from edge.alerts.errors import AlertsError
-from edge.http.auth import LinkError as SignerError
-from edge.http.auth import LinkSigner
+from edge.http import LinkError as SignerError
+from edge.http import LinkSigner
 
 __all__ = ["LinkClaim", "LinkError", "PhoneLinks", "load_link_key"]
 

@@ -1,9 +1,11 @@
 """Puts the phone page on the daemon's HTTP server and the link into every page to a worker.
 
-``install(app, component)`` is called by the alerts component at start: it loads the link key
-(environment or data directory), makes links for :func:`edge.alerts.message.use_links`, and
-registers ``GET``/``POST /a/<token>`` with the HTTP server. Without a key the daemon still pages
-(the message then carries the shell command instead of a link) and says so in the log.
+``register(app, component)`` runs in the alerts component's ``create()`` (routes are added
+before the server starts): ``GET``/``POST /a/<token>``, public on the server because the page
+checks its own signed links. ``start(app, component)`` runs in its ``start()``: it loads the
+link key (environment or data directory) and makes links for
+:func:`edge.alerts.message.use_links`. Without a key the daemon still pages (the message then
+carries the shell command instead of a link), the page answers 503, and the log says why.
 """
 
 from __future__ import annotations
@@ -16,23 +18,33 @@ from aiohttp import web
 
 from edge.alerts.const import PHONE_FORM_MAX_BYTES
 from edge.alerts.links import LinkError, PhoneLinks, load_link_key
-from edge.http.auth import LinkSigner
 from edge.alerts.message import use_links
 from edge.alerts.phone import PageReply, PhonePage, personal_workers
+from edge.http import LinkSigner
 
 if TYPE_CHECKING:
     from edge.alerts.component import AlertsComponent
     from edge.app import App
 
-__all__ = ["TOKEN_PATTERN", "install", "uninstall"]
+__all__ = ["PATH", "register", "start", "stop"]
 
 logger = logging.getLogger(__name__)
 
-TOKEN_PATTERN = r"[A-Za-z0-9_.-]{20,200}"
+PATH = "/a/{token:[A-Za-z0-9_.-]{20,200}}"
+_FORM_FIELDS = 8
 
 
-def install(app: App, component: AlertsComponent) -> PhonePage | None:
-    """Links in pages and the page on the HTTP server; None when there is no key or server."""
+def register(app: App, component: AlertsComponent) -> None:
+    """Add the page's routes to the HTTP server (before it starts)."""
+    http: Any = app.service("http")
+    if http is None:
+        return
+    http.add_routes([web.get(PATH, _get(component)), web.post(PATH, _post(component))],
+                    public=True)
+
+
+def start(app: App, component: AlertsComponent) -> PhonePage | None:
+    """The page of every alert, and links in pages; None without a key or a server."""
     http: Any = app.service("http")
     if http is None:
         logger.warning("no HTTP server: pages carry no phone link")
@@ -46,19 +58,14 @@ def install(app: App, component: AlertsComponent) -> PhonePage | None:
     personal = personal_workers(app.config.alerts.workers)
 
     def link(alert_id: int, worker: str) -> str:
-        token = links.issue(alert_id, worker if worker in personal else "")
-        return f"{http.base_url}/a/{token}"
+        return f"{http.base_url}/a/{links.issue(alert_id, worker if worker in personal else '')}"
 
-    page = PhonePage(app, lambda: component.manager, links, component.clock)
-    path = "/a/{token:" + TOKEN_PATTERN + "}"
-    http.add_route("GET", path, _get(page))
-    http.add_route("POST", path, _post(page))
     use_links(link)
-    logger.info("phone page on %s/a/…", http.base_url)
-    return page
+    logger.info("phone page at %s/a/…", http.base_url)
+    return PhonePage(app, lambda: component.manager, links, component.clock)
 
 
-def uninstall() -> None:
+def stop() -> None:
     """Stop putting links into pages (the daemon is stopping)."""
     use_links(None)
 
@@ -71,26 +78,33 @@ def _reply(reply: PageReply) -> web.StreamResponse:
                         charset="utf-8", headers=reply.headers)
 
 
-def _client(request: web.Request) -> str:
-    return request.remote or "?"
+def _unavailable() -> web.StreamResponse:
+    return web.Response(status=503, text="phone page not available\n",
+                        headers={"Retry-After": "30"})
 
 
-def _get(page: PhonePage):  # noqa: ANN202 - an aiohttp handler
+def _get(component: AlertsComponent):  # noqa: ANN202 - an aiohttp handler
     async def handle(request: web.Request) -> web.StreamResponse:
-        return _reply(page.show(request.match_info["token"], _client(request)))
+        page = component.phone
+        if page is None:
+            return _unavailable()
+        return _reply(page.show(request.match_info["token"], request.remote or "?"))
 
     return handle
 
 
-def _post(page: PhonePage):  # noqa: ANN202 - an aiohttp handler
+def _post(component: AlertsComponent):  # noqa: ANN202 - an aiohttp handler
     async def handle(request: web.Request) -> web.StreamResponse:
-        body = await request.content.read(PHONE_FORM_MAX_BYTES + 1)
+        page = component.phone
+        if page is None:
+            return _unavailable()
+        body = await request.read()
         if len(body) > PHONE_FORM_MAX_BYTES:
             return web.Response(status=413, text="form too large\n")
         try:
-            fields = dict(parse_qsl(body.decode("utf-8"), max_num_fields=8))
+            fields = dict(parse_qsl(body.decode("utf-8"), max_num_fields=_FORM_FIELDS))
         except (UnicodeDecodeError, ValueError):
             fields = {}
-        return _reply(page.act(request.match_info["token"], fields, _client(request)))
+        return _reply(page.act(request.match_info["token"], fields, request.remote or "?"))
 
     return handle
