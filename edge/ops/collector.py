@@ -79,10 +79,13 @@ class GridedgeCollector(Collector):
         if self._http is not None:
             requests = CounterMetricFamily("gridedge_http_requests", "HTTP requests answered",
                                            labels=["outcome"])
-            stats = dict(self._http.stats)
+            stats = self._http.stats
             requests.add_metric(["not_found"], stats["not_found"])
+            requests.add_metric(["refused"], stats["refused"])
+            requests.add_metric(["body_timeout"], stats["body_timeouts"])
             requests.add_metric(["clip"], stats["clips_served"])
             requests.add_metric(["other"], max(0, stats["requests"] - stats["not_found"]
+                                               - stats["refused"] - stats["body_timeouts"]
                                                - stats["clips_served"]))
             yield requests
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 # --- HTTP routes ---
-METRICS_ROUTE = r"^/metrics$"
-HEALTH_ROUTE = r"^/healthz$"
-STATUS_ROUTE = r"^/api/status$"
+METRICS_ROUTE = "/metrics"      # access token
+HEALTH_ROUTE = "/healthz"       # open: a watchdog or the installer checks it without a token
+STATUS_ROUTE = "/api/status"    # access token: it shows open alerts and post states
 JSON_TYPE = "application/json; charset=utf-8"
 
 # --- Timing of the daemon's own work (not staff settings) ---
 LOOP_ANSWER_S = 5.0
-"""An HTTP thread waits this long for the event loop to hand over its figures; longer = unhealthy."""
+"""A /metrics worker thread waits this long for the event loop to hand over its figures."""
+HEALTH_PROBE_EVERY_S = 30.0
+"""How often one row is written to prove the database takes writes (/healthz reads the result)."""
+HEALTH_PROBE_STUCK_S = 10.0
+"""A probe write still unfinished after this long makes /healthz fail while it hangs."""
 SPEAKER_STATE_EVERY_S = 1.0
 """How often the speakers' now-playing state is compared and republished when it changed."""
 CONNECT_CHECK_S = 0.5

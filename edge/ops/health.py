@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from edge.errors import GridedgeError
+from edge.ops.const import HEALTH_PROBE_EVERY_S, HEALTH_PROBE_STUCK_S
 from edge.ops.figures import Figures
 
 if TYPE_CHECKING:
     from edge.app import App
 
-__all__ = ["health", "status"]
+__all__ = ["WriteProbe", "health", "status"]
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +26,13 @@ _PROBE_SCOPE = "ops"
 _PROBE_KEY = "health_probe"
 
 
-def health(app: App, figures: Figures | None) -> dict[str, Any]:
+def health(app: App, figures: Figures | None, probe: WriteProbe) -> dict[str, Any]:
     """Each check with ``ok`` and ``detail``; ``problems`` lists what is wrong (empty = healthy).
 
     Args:
         app: the daemon.
-        figures: the loop's figures, or None when the loop did not answer in time.
+        figures: the loop's figures, or None when they could not be taken.
+        probe: the database write probe (its last outcome; nothing is written here).
     """
     checks: dict[str, dict[str, Any]] = {}
     mqtt = app.config.mqtt
@@ -40,24 +44,66 @@ def health(app: App, figures: Figures | None) -> dict[str, Any]:
         link = "connected to" if figures.mqtt_connected else "not connected to"
         checks["broker"] = {"ok": figures.mqtt_connected,
                             "detail": f"{link} {mqtt.host}:{mqtt.port}"}
-    checks["store"] = _store_check(app)
+    checks["store"] = probe.check()
     checks["schedule"] = _schedule_check(figures)
     problems = [f"{name}: {check['detail']}" for name, check in checks.items() if not check["ok"]]
     return {"status": "fail" if problems else "ok", "site": app.config.site.id,
             "checks": checks, "problems": problems}
 
 
-def _store_check(app: App) -> dict[str, Any]:
-    # The store's own view first: a full or read-only disk, with the path and the free space.
-    store_health = app.store.health
-    if not store_health.ok:
-        return {"ok": False, "detail": store_health.detail, "kind": store_health.kind}
-    # A real write (one row, one fsync) proves the disk takes writes, not just that a file exists.
-    try:
-        app.store.put_state(_PROBE_SCOPE, _PROBE_KEY, time.time())
-    except (sqlite3.Error, OSError, GridedgeError) as err:
-        return {"ok": False, "detail": f"the database {app.store.path.name} is not writable: {err}"}
-    return {"ok": True, "detail": "writable"}
+class WriteProbe:
+    """Proves now and then that the database takes writes, so that ``/healthz`` costs no fsync.
+
+    One row is written (one fsync) every :data:`HEALTH_PROBE_EVERY_S` in a worker thread; a
+    health request reads the last outcome. A write that has not finished after
+    :data:`HEALTH_PROBE_STUCK_S` counts as failed while it hangs (a dying SD card).
+
+    Args:
+        app: the daemon (its store).
+        clock: monotonic seconds; injectable for tests.
+    """
+
+    def __init__(self, app: App, clock: Callable[[], float] = time.monotonic) -> None:
+        self.app = app
+        self.clock = clock
+        self.ok: bool | None = None      # None = no probe finished yet
+        self.detail = "not checked yet"
+        self.writing_since: float | None = None
+        self.writes = 0
+
+    async def run(self) -> None:
+        """Probe until cancelled."""
+        while True:
+            await self.probe()
+            await asyncio.sleep(HEALTH_PROBE_EVERY_S)
+
+    async def probe(self) -> None:
+        """Write one row now (off the loop) and keep the outcome."""
+        self.writing_since = self.clock()
+        try:
+            await asyncio.to_thread(self.app.store.put_state, _PROBE_SCOPE, _PROBE_KEY, time.time())
+        except (sqlite3.Error, OSError, GridedgeError) as err:
+            self.ok, self.detail = False, (
+                f"the database {self.app.store.path.name} is not writable: {err}")
+        else:
+            self.ok, self.detail = True, "writable"
+        finally:
+            self.writing_since = None
+            self.writes += 1
+
+    def check(self) -> dict[str, Any]:
+        """The ``store`` check of ``/healthz``: the store's own view, then the last probe."""
+        # A full or read-only disk, with the path and the free space, as the store sees it.
+        store_health = self.app.store.health
+        if not store_health.ok:
+            return {"ok": False, "detail": store_health.detail, "kind": store_health.kind}
+        since = self.writing_since
+        if since is not None and self.clock() - since > HEALTH_PROBE_STUCK_S:
+            return {"ok": False, "detail": f"a write to the database {self.app.store.path.name} "
+                    f"has not finished for {self.clock() - since:.0f} s"}
+        if self.ok is None:
+            return {"ok": True, "detail": "not checked yet"}
+        return {"ok": self.ok, "detail": self.detail}
 
 
 def _schedule_check(figures: Figures | None) -> dict[str, Any]:

@@ -21,9 +21,15 @@ from edge.config import load_config
 from edge.profiles import load_registry
 from tests.broker.harness import Broker
 
-__all__ = ["Daemon", "Publisher", "get", "get_json", "samples", "until"]
+__all__ = ["TOKEN", "Daemon", "Publisher", "get", "get_json", "http_section", "samples", "until"]
 
 HANG_GUARD_S = 20.0  # a guard against a hang, not a speed limit
+TOKEN = "rig-token-7c1f0e"  # the access token the rig's daemons are configured with
+
+
+def http_section(**extra: object) -> dict[str, Any]:
+    """The ``http:`` section of a test daemon: loopback, a free port, the rig's token."""
+    return {"bind": "127.0.0.1", "port": 0, "public_url": "", "token": TOKEN, **extra}
 
 
 class Daemon:
@@ -87,18 +93,21 @@ class Daemon:
         self._thread.join(HANG_GUARD_S)
 
 
-def get(url: str) -> tuple[int, bytes, str]:
-    """(status, body, content type) of a GET; HTTP errors are answers too."""
+def get(url: str, token: str | None = TOKEN) -> tuple[int, bytes, str]:
+    """(status, body, content type) of a GET (with the bearer token); HTTP errors are answers too."""
+    request = urllib.request.Request(url)  # noqa: S310 - loopback test URL
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=HANG_GUARD_S) as response:
+        with urllib.request.urlopen(request, timeout=HANG_GUARD_S) as response:  # noqa: S310
             return response.status, response.read(), response.headers["Content-Type"]
     except urllib.error.HTTPError as err:
         return err.code, err.read(), err.headers["Content-Type"]
 
 
-def get_json(url: str) -> tuple[int, dict[str, Any]]:
+def get_json(url: str, token: str | None = TOKEN) -> tuple[int, dict[str, Any]]:
     """(status, parsed JSON body) of a GET."""
-    status, body, _ = get(url)
+    status, body, _ = get(url, token)
     return status, json.loads(body)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.ops.rig import Daemon, Publisher, get, get_json, samples, until
+from tests.ops.rig import Daemon, Publisher, get, get_json, http_section, samples, until
 
 FLOOD = 3000
 
@@ -16,7 +16,7 @@ def _value(found: dict, name: str, **labels: str) -> float:
 
 def test_metrics_parse_and_count_traffic(broker, write_config) -> None:
     """Test that /metrics parses as Prometheus text and its counters move with telemetry and garbage."""
-    daemon = Daemon(write_config(broker)).start()
+    daemon = Daemon(write_config(broker, http=http_section())).start()
     publisher = Publisher(broker)
     try:
         topics = daemon.app.topics
@@ -65,7 +65,7 @@ def test_metrics_parse_and_count_traffic(broker, write_config) -> None:
 
 def test_trip_and_cutoff_are_counted(broker, write_config) -> None:
     """Test that an overload trip, its cut-off and the latch show in /metrics and /api/status."""
-    daemon = Daemon(write_config(broker)).start()
+    daemon = Daemon(write_config(broker, http=http_section())).start()
     publisher = Publisher(broker)
     try:
         topic = daemon.app.topics.post_telemetry("P05")
@@ -93,7 +93,7 @@ def test_trip_and_cutoff_are_counted(broker, write_config) -> None:
 
 def test_healthz_fails_when_the_broker_stops(own_broker, write_config) -> None:
     """Test that /healthz answers 200 while all is well and 503 naming the broker once it stops."""
-    daemon = Daemon(write_config(own_broker)).start()
+    daemon = Daemon(write_config(own_broker, http=http_section())).start()
     try:
         _, body = until(lambda: (r := get_json(daemon.url + "/healthz"))[0] == 200 and r)
         assert body["status"] == "ok"
@@ -113,7 +113,7 @@ def test_healthz_fails_when_the_broker_stops(own_broker, write_config) -> None:
 
 def test_endpoints_answer_during_a_telemetry_flood(broker, write_config) -> None:
     """Test that /metrics and /healthz keep answering while thousands of telemetry messages arrive."""
-    daemon = Daemon(write_config(broker)).start()
+    daemon = Daemon(write_config(broker, http=http_section())).start()
     publisher = Publisher(broker)
     answers: list[tuple[str, int]] = []
     counted: list[float] = []  # messages counted at each scrape: proves scrapes met the flood
