@@ -322,8 +322,8 @@ class PhonePage:
                 name=_(by) if by else self._name(row["acked_by"]), time=self._when(row["acked_ts"])))
         on_site = self._on_site.get(claim.alert_id)
         if on_site is not None:
-            state.append(_(NOTICES["on_site_by"]).format(name=self._name(on_site[0]),
-                                                         time=self._when(on_site[1])))
+            name = _(NOTICES["you"]) if on_site[0] == claim.worker else self._name(on_site[0])
+            state.append(_(NOTICES["on_site_by"]).format(name=name, time=self._when(on_site[1])))
         html = self._templates.get_template("phone.html").render(
             lang=_HTML_LANG[get_language()],
             labels={k: _(v) for k, v in LABELS.items()},
