@@ -137,12 +137,14 @@ class PhonePage:
         manager: the alert manager, once alerting has started.
         links: checks tokens and makes the nonces of the forms.
         clock: wall-clock epoch seconds, for the times shown.
+        query: reads the alert manager's working state (``sql, params -> rows``).
     """
 
     def __init__(self, app: App, manager: Callable[[], AlertManager | None], links: PhoneLinks,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], query: Callable[..., list[Any]]) -> None:
         self._app = app
         self._manager = manager
+        self._query = query
         self._links = links
         self._clock = clock
         self._used_nonces: OrderedDict[str, None] = OrderedDict()
@@ -248,7 +250,7 @@ class PhonePage:
             self._used_nonces.popitem(last=False)
 
     def _paged(self, alert_id: int) -> list[str]:
-        rows = self._app.store.query(
+        rows = self._query(
             "SELECT recipient FROM notifications WHERE alert_id = ? AND purpose IN "
             f"({','.join('?' * len(_PAGED))}) GROUP BY recipient ORDER BY MIN(id)",
             (alert_id, *_PAGED))

@@ -22,7 +22,8 @@ from edge.alerts.const import LINK_KEY_FILE
 from edge.app import App
 from edge.config import load_config
 from edge.profiles import load_registry
-from tests.alerts.rig import HANG_GUARD_S, ManualClock, Receiver, roster_section, trip
+from tests.alerts.rig import (HANG_GUARD_S, ManualClock, MonotonicClock, Receiver,
+                             roster_section, trip)
 from tests.broker.harness import Broker
 
 LINK = re.compile(r"(http://[^\s/]+/a/[A-Za-z0-9_.-]+)")
@@ -54,7 +55,8 @@ class PhoneRig:
         self.app = App(self.config, load_registry())
         self.clock = clock
         self.http = http_module.create(self.app)
-        self.alerts = AlertsComponent(self.app, clock=clock)
+        self.mono = MonotonicClock()
+        self.alerts = AlertsComponent(self.app, clock=clock, monotonic=self.mono)
         phone_routes.register(self.app, self.alerts)  # as the component's create() does
 
     async def __aenter__(self) -> PhoneRig:
