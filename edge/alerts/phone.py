@@ -9,7 +9,8 @@ posts component's staff reset). A link from a group chat first asks which paged 
 Forms are plain POSTs back to the same URL (no JavaScript needed, no cookies): the token names
 the alert and the worker, a signed single-use nonce from the page proves the form came from a
 page the daemon showed. After a POST the browser is sent back to the page (303), which then
-shows the new state. A resolved alert or an expired, forged or foreign link shows nothing but
+shows the new state. Who is on site is kept in memory and written to the audit log
+(``alert.on_site``); after a restart the worker taps 已到现场处理 again. A resolved alert or an expired, forged or foreign link shows nothing but
 "this link no longer works". Every client address is rate-limited, and refused requests count
 against it faster.
 
@@ -31,7 +32,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from edge.alerts.const import (GROUP_CHAT_SCHEMES, NONCE_MEMORY, PHONE_FAILURE_RATE, PHONE_RATE)
+from edge.alerts.const import GROUP_CHAT_SCHEMES, NONCE_MEMORY, PHONE_FAILURE_RATE, PHONE_RATE
 from edge.alerts.errors import AlertsError
 from edge.alerts.links import LinkClaim, LinkError, PhoneLinks
 from edge.alerts.message import DONE, KIND_TITLE, KIND_TODO, SEVERITY_LABEL, situation, where
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 ON_SITE_EVENT = "alert.on_site"
 # Alert kinds whose port a worker on site may release with 复位 (a latch of protection).
 _RESETTABLE = ("overcurrent", "recut")
-_PAGED = ("firing", "repeat", "escalation")
 _HTML_LANG = {"zh": "zh-CN", "en": "en"}
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -252,8 +252,7 @@ class PhonePage:
     def _paged(self, alert_id: int) -> list[str]:
         rows = self._query(
             "SELECT recipient FROM notifications WHERE alert_id = ? AND purpose IN "
-            f"({','.join('?' * len(_PAGED))}) GROUP BY recipient ORDER BY MIN(id)",
-            (alert_id, *_PAGED))
+            "('firing', 'repeat', 'escalation') GROUP BY recipient ORDER BY MIN(id)", (alert_id,))
         workers = self._app.config.alerts.workers
         return [r["recipient"] for r in rows if r["recipient"] in workers]
 

@@ -22,8 +22,14 @@ from edge.alerts.const import LINK_KEY_FILE
 from edge.app import App
 from edge.config import load_config
 from edge.profiles import load_registry
-from tests.alerts.rig import (HANG_GUARD_S, ManualClock, MonotonicClock, Receiver,
-                             roster_section, trip)
+from tests.alerts.rig import (
+    HANG_GUARD_S,
+    ManualClock,
+    MonotonicClock,
+    Receiver,
+    roster_section,
+    trip,
+)
 from tests.broker.harness import Broker
 
 LINK = re.compile(r"(http://[^\s/]+/a/[A-Za-z0-9_.-]+)")

@@ -17,8 +17,14 @@ from edge.app import App
 from edge.config import ConfigError
 from edge.events import Event, Severity
 from edge.speakers import component as speakers_component
-from tests.alerts.rig import (HANG_GUARD_S, ManualClock, MonotonicClock, Receiver,
-                             roster_section, trip)
+from tests.alerts.rig import (
+    HANG_GUARD_S,
+    ManualClock,
+    MonotonicClock,
+    Receiver,
+    roster_section,
+    trip,
+)
 from tests.broker.harness import Broker
 from tests.speakers.rig import load, simulator, speakers_section, until
 
