@@ -5,110 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import re
 import stat
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from edge import http as http_module
-from edge.alerts import AlertsComponent, phone_routes
 from edge.alerts.const import LINK_KEY_FILE
-from edge.app import App
-from edge.config import load_config
-from edge.profiles import load_registry
-from tests.alerts.rig import (
-    HANG_GUARD_S,
-    ManualClock,
-    MonotonicClock,
-    Receiver,
-    roster_section,
-    trip,
-)
+from tests.alerts.phone_rig import NONCE, PhoneRig, forge, links_of
+from tests.alerts.rig import ManualClock, Receiver, roster_section, trip
 from tests.broker.harness import Broker
-
-LINK = re.compile(r"(http://[^\s/]+/a/[A-Za-z0-9_.-]+)")
-NONCE = re.compile(r'name="nonce" value="([^"]+)"')
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(_NoRedirect)
-
-
-def _call(url: str, form: dict[str, str] | None = None) -> tuple[int, str, dict[str, str]]:
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    try:
-        with _OPENER.open(urllib.request.Request(url, data=data), timeout=HANG_GUARD_S) as reply:
-            return reply.status, reply.read().decode(), dict(reply.headers)
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode(), dict(err.headers)
-
-
-class PhoneRig:
-    """Store, the aiohttp server, alerts with the phone page (on a hand-moved clock), MQTT."""
-
-    def __init__(self, config_path: Path, clock: ManualClock) -> None:
-        self.config = load_config(config_path)
-        self.app = App(self.config, load_registry())
-        self.clock = clock
-        self.http = http_module.create(self.app)
-        self.mono = MonotonicClock()
-        self.alerts = AlertsComponent(self.app, clock=clock, monotonic=self.mono)
-        phone_routes.register(self.app, self.alerts)  # as the component's create() does
-
-    async def __aenter__(self) -> PhoneRig:
-        await self.app.store.start()
-        await self.http.start()
-        await self.alerts.start()
-        await self.app.mqtt.start()
-        assert await self.app.mqtt.wait_connected(HANG_GUARD_S)
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.alerts.stop()
-        await self.app.mqtt.stop()
-        await self.http.stop()
-        await self.app.store.stop()
-
-    async def get(self, url: str) -> tuple[int, str, dict[str, str]]:
-        """GET from a client thread (the server runs on this loop)."""
-        return await asyncio.to_thread(_call, url)
-
-    async def post(self, url: str, form: dict[str, str]) -> tuple[int, str, dict[str, str]]:
-        """POST a form from a client thread."""
-        return await asyncio.to_thread(_call, url, form)
-
-    def row(self, alert_id: int) -> Any:
-        """The alert as the manager has it."""
-        assert self.alerts.manager is not None
-        return self.alerts.manager.row(alert_id)
-
-
-def _forge(token: str) -> str:
-    """The token with one character of its signature changed (one that carries MAC bits)."""
-    i = len(token) - 5
-    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
-
-
-async def _links(receiver: Receiver, who: str, count: int) -> dict[int, str]:
-    """alert id → the link of the first page ``who`` got about it."""
-    assert await asyncio.to_thread(receiver.wait_for, lambda: len(
-        {p["ref"][0] for p in receiver.to(who) if p["ref"]}) >= count)
-    found: dict[int, str] = {}
-    for page in receiver.to(who):
-        match = LINK.search(page["message"])
-        if page["ref"] and match and page["ref"][0] not in found:
-            found[page["ref"][0]] = match[1]
-    return found
 
 
 @pytest.fixture
@@ -126,7 +34,7 @@ def test_a_link_shows_its_own_alert_and_a_form_acts_once_for_the_paged_worker(
         async with PhoneRig(phone_config, clock) as rig:
             rig.app.events.emit(trip(port=4))
             rig.app.events.emit(trip(port=5))
-            links = await _links(receiver, "wang", 2)
+            links = await links_of(receiver, "wang", 2)
             (first, link), (second, other) = sorted(links.items())
             assert link.startswith(f"{rig.http.base_url}/a/")
             status, page, headers = await rig.get(link)
@@ -164,11 +72,11 @@ def test_forged_foreign_expired_and_resolved_links_show_nothing(
         async with PhoneRig(phone_config, clock) as rig:
             rig.app.events.emit(trip(port=4))
             rig.app.events.emit(trip(port=5))
-            links = await _links(receiver, "wang", 2)
+            links = await links_of(receiver, "wang", 2)
             (first, link), (second, other) = sorted(links.items())
             assert (await rig.get(link))[0] == 200
             token, other_token = link.rsplit("/", 1)[1], other.rsplit("/", 1)[1]
-            forged = _forge(token)
+            forged = forge(token)
             spliced = other_token.split(".")[0] + "." + token.split(".")[1]
             for bad in (forged, spliced):
                 status, page, _ = await rig.get(f"{rig.http.base_url}/a/{bad}")
@@ -198,7 +106,7 @@ def test_group_chat_link_asks_which_paged_person_answers(
     async def scenario() -> None:
         async with PhoneRig(config, clock) as rig:
             rig.app.events.emit(trip())
-            (alert_id, link), = (await _links(receiver, "wang", 1)).items()
+            (alert_id, link), = (await links_of(receiver, "wang", 1)).items()
             status, page, _ = await rig.get(link)
             assert status == 200 and "您是哪一位" in page
             assert 'value="wang"' in page and 'value="duty"' in page and 'value="chen"' not in page
@@ -223,7 +131,7 @@ def test_refused_links_are_rate_limited_per_client(
     async def scenario() -> None:
         async with PhoneRig(phone_config, clock) as rig:
             rig.app.events.emit(trip())
-            (_alert_id, link), = (await _links(receiver, "wang", 1)).items()
+            (_alert_id, link), = (await links_of(receiver, "wang", 1)).items()
             assert (await rig.get(link))[0] == 200
             guesses = [f"{rig.http.base_url}/a/{'A' * 22}.{i:022d}" for i in range(10)]
             assert [(await rig.get(g))[0] for g in guesses] == [404] * 10
@@ -241,7 +149,7 @@ def test_every_client_is_limited_to_thirty_requests_a_minute(
     async def scenario() -> None:
         async with PhoneRig(phone_config, clock) as rig:
             rig.app.events.emit(trip())
-            (_alert_id, link), = (await _links(receiver, "wang", 1)).items()
+            (_alert_id, link), = (await links_of(receiver, "wang", 1)).items()
             statuses = [(await rig.get(link))[0] for _ in range(31)]
             assert statuses == [200] * 30 + [429]
 
@@ -265,9 +173,9 @@ def test_signatures_and_nonces_are_compared_in_constant_time(
     async def scenario() -> None:
         async with PhoneRig(phone_config, clock) as rig:
             rig.app.events.emit(trip())
-            (_alert_id, link), = (await _links(receiver, "wang", 1)).items()
+            (_alert_id, link), = (await links_of(receiver, "wang", 1)).items()
             token = link.rsplit("/", 1)[1]
-            forged = _forge(token)
+            forged = forge(token)
             calls.clear()
             assert (await rig.get(f"{rig.http.base_url}/a/{forged}"))[0] == 404
             assert len(calls) == 1 and calls[0][0] != calls[0][1]
@@ -275,7 +183,7 @@ def test_signatures_and_nonces_are_compared_in_constant_time(
             page = (await rig.get(link))[1]
             nonce = NONCE.search(page)[1]
             calls.clear()
-            forged_nonce = _forge(nonce)
+            forged_nonce = forge(nonce)
             assert (await rig.post(link, {"action": "ack", "nonce": forged_nonce}))[0] == 409
             assert len(calls) == 2  # noqa: PLR2004 - the link, then the nonce
             assert calls[1][0] != calls[1][1]
@@ -293,7 +201,7 @@ def test_links_outlive_a_restart_and_the_key_can_come_from_the_environment(
     async def scenario() -> None:
         async with PhoneRig(phone_config, clock) as rig:
             rig.app.events.emit(trip())
-            (_alert_id, link), = (await _links(receiver, "wang", 1)).items()
+            (_alert_id, link), = (await links_of(receiver, "wang", 1)).items()
             key_file = rig.config.data_dir / LINK_KEY_FILE
         path = urllib.parse.urlsplit(link).path  # each rig listens on a new free port
         async with PhoneRig(phone_config, clock) as rig:
