@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import socket
 import ssl
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,13 +29,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttConfig, MqttProtocol
 
-__all__ = ["Handler", "Message", "MqttClient", "Topics", "paho_client"]
+__all__ = ["Handler", "Message", "MqttClient", "ReconnectBackoff", "Topics", "paho_client"]
 
 logger = logging.getLogger(__name__)
 
-# Reconnect backoff: the delay doubles per failed attempt up to the cap, reset by a CONNACK.
-RECONNECT_MIN_S = 1.0
-RECONNECT_MAX_S = 30.0
+# Reconnect backoff. A broker restart on the box takes a second or two, so while an outage is
+# young the attempts follow each other quickly (the delay doubles from RECONNECT_FIRST_S up to
+# RECONNECT_YOUNG_MAX_S), and the client is back within about a second of the broker accepting
+# connections; an outage older than RECONNECT_YOUNG_FOR_S is retried every RECONNECT_MAX_S.
+# Every delay is jittered (between half and all of it) so that clients do not come back in step.
+RECONNECT_FIRST_S = 0.1
+RECONNECT_YOUNG_MAX_S = 1.0
+RECONNECT_YOUNG_FOR_S = 60.0
+RECONNECT_MAX_S = 5.0
 # paho's keep-alive and retry bookkeeping (loop_misc) runs this often.
 MISC_INTERVAL_S = 1.0
 # A readable socket is read in chunks of READ_CHUNK packets, at most READ_ROUNDS chunks per
@@ -41,12 +49,49 @@ MISC_INTERVAL_S = 1.0
 # so a command waits for at most one chunk of other messages, not for a whole burst.
 READ_CHUNK = 8
 READ_ROUNDS = 25
+# While the broker is away, state and audit publishes (droppable) wait in a queue of at most
+# this many; the oldest go first, counted. Commands, alerts and availability are never dropped
+# (paho keeps them; their producers bound them). A retained state waits once per topic: only the
+# newest matters.
+OFFLINE_HELD_MAX = 2000
 # A graceful stop waits this long for "offline" to reach the broker (SIGTERM must finish in 2 s).
 STOP_FLUSH_S = 1.0
 ONLINE = "online"
 OFFLINE = "offline"
 _ROUTE_CACHE_MAX = 4096
 _CONNECT_ERRORS = (OSError, ssl.SSLError, socket.timeout, ValueError)
+
+
+class ReconnectBackoff:
+    """The delays between connection attempts during one outage (see RECONNECT_* above).
+
+    Args:
+        clock: monotonic seconds; injectable for tests.
+        jitter: returns a number in [0, 1); injectable for tests.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self._clock = clock
+        self._jitter = jitter
+        self._since: float | None = None
+        self._failures = 0
+
+    def reset(self) -> None:
+        """The broker accepted us: the next outage starts afresh."""
+        self._since = None
+        self._failures = 0
+
+    def next_delay(self) -> float:
+        """How long to wait before the next attempt (the outage starts at the first call)."""
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+        young = now - self._since < RECONNECT_YOUNG_FOR_S
+        cap = RECONNECT_YOUNG_MAX_S if young else RECONNECT_MAX_S
+        delay = min(cap, RECONNECT_FIRST_S * 2 ** min(self._failures, 16))
+        self._failures += 1
+        return delay * (0.5 + 0.5 * self._jitter())
 
 
 class Topics:
@@ -217,8 +262,12 @@ class MqttClient:
         self._tasks: list[asyncio.Task[None]] = []
         # Publishes made before start() (events of components starting up) wait here.
         self._early: list[tuple[str, str | bytes, int, bool]] = []
+        # Droppable publishes made while disconnected (see OFFLINE_HELD_MAX).
+        self._held: OrderedDict[object, tuple[str, str | bytes, int, bool]] = OrderedDict()
+        self._held_seq = 0
+        self._events_topic = topics.events()
         self.stats = {"received": 0, "ignored_retained_commands": 0, "handler_errors": 0,
-                      "connects": 0}
+                      "connects": 0, "offline_held": 0, "offline_dropped": 0}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -309,31 +358,67 @@ class MqttClient:
         if self._client is not None and self._connected:
             self._client.subscribe(topic_filter, qos)
 
-    def publish(self, topic: str, payload: str | bytes, *, qos: int = 1,
-                retain: bool = False) -> paho.MQTTMessageInfo | None:
-        """Publish. QoS ≥ 1 messages wait in paho's queue while disconnected.
+    def publish(self, topic: str, payload: str | bytes, *, qos: int = 1, retain: bool = False,
+                droppable: bool | None = None) -> paho.MQTTMessageInfo | None:
+        """Publish. While disconnected, QoS ≥ 1 messages wait until the link is back.
+
+        Args:
+            droppable: the message may be dropped (oldest first, counted) when too many wait
+                during an outage: states and audit events, never commands or alerts. None =
+                decided by the topic (the site's ``events`` and ``*/state`` topics).
 
         Returns paho's message info (``is_published()`` turns true on the PUBACK), or None when
-        called before start() or from another thread (then it is handed to the loop).
+        called before start(), from another thread (then it is handed to the loop), or held.
         """
         if self._client is None:
             self._early.append((topic, payload, qos, retain))
             return None
         if self._loop is not None and threading.get_ident() != self._loop_thread:
-            self._on_loop(lambda: self.publish(topic, payload, qos=qos, retain=retain))
+            self._on_loop(lambda: self.publish(topic, payload, qos=qos, retain=retain,
+                                               droppable=droppable))
+            return None
+        if not self._connected and (self._is_droppable(topic) if droppable is None
+                                    else droppable):
+            self._hold(topic, payload, qos, retain)
             return None
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             logger.warning("publish to %s failed: %s", topic, paho.error_string(info.rc))
         return info
 
+    def _is_droppable(self, topic: str) -> bool:
+        return topic == self._events_topic or (
+            topic.startswith(self.topics.prefix) and topic.endswith("/state"))
+
+    def _hold(self, topic: str, payload: str | bytes, qos: int, retain: bool) -> None:
+        self.stats["offline_held"] += 1
+        if retain:
+            key: object = topic  # a newer retained state replaces the older one
+            self._held.pop(key, None)
+        else:
+            self._held_seq += 1
+            key = self._held_seq
+        self._held[key] = (topic, payload, qos, retain)
+        if len(self._held) > OFFLINE_HELD_MAX:
+            self._held.popitem(last=False)
+            if not self.stats["offline_dropped"] % OFFLINE_HELD_MAX:
+                logger.warning("broker away: dropping the oldest waiting state and audit "
+                               "messages (%d so far); commands and alerts are kept",
+                               self.stats["offline_dropped"] + 1)
+            self.stats["offline_dropped"] += 1
+
+    def _release_held(self, client: paho.Client) -> None:
+        held, self._held = self._held, OrderedDict()
+        for topic, payload, qos, retain in held.values():
+            client.publish(topic, payload, qos=qos, retain=retain)
+
     # -- connection supervision (asyncio loop) -----------------------------------------------
 
     async def _supervise(self) -> None:
-        """Connect, wait for the session to end, reconnect with capped exponential backoff."""
+        """Connect, wait for the session to end, reconnect with a short jittered backoff."""
         client = self._client
         assert client is not None  # noqa: S101 - started
-        delay = RECONNECT_MIN_S
+        backoff = ReconnectBackoff()
         first = True
         while not self._stopping:
             self._session_over = asyncio.Event()
@@ -355,10 +440,10 @@ class MqttClient:
                 await self._session_over.wait()
             if self._stopping:
                 return
-            # A session that got as far as CONNACK resets the backoff; a refusal grows it.
-            delay = RECONNECT_MIN_S if self.stats["connects"] > was_connects else min(
-                delay * 2, RECONNECT_MAX_S)
-            await asyncio.sleep(delay)
+            # A session that got as far as CONNACK ends an outage: the next one starts afresh.
+            if self.stats["connects"] > was_connects:
+                backoff.reset()
+            await asyncio.sleep(backoff.next_delay())
 
     async def _misc(self) -> None:
         while True:
@@ -473,6 +558,7 @@ class MqttClient:
             filters[route.topic_filter] = max(route.qos, filters.get(route.topic_filter, 0))
         if filters:
             client.subscribe([(f, q) for f, q in filters.items()])
+        self._release_held(client)
         if self._connected_event is not None:
             self._in_loop(self._connected_event.set)
 
@@ -496,14 +582,34 @@ class MqttClient:
         message = Message(msg.topic, msg.payload, msg.retain, msg.qos, time.time())
         for route in routes:
             if route.command and message.retain:
-                self.stats["ignored_retained_commands"] += 1
-                logger.warning("ignored a retained message on command topic %s", message.topic)
+                self._clear_retained_command(message)
                 continue
+            if route.command and not message.payload:
+                continue  # the notice of a cleared retained command (ours), never a command
             try:
                 route.handler(message)
             except Exception:
                 self.stats["handler_errors"] += 1
                 logger.exception("handler for %s failed on a message", route.topic_filter)
+
+    def _clear_retained_command(self, message: Message) -> None:
+        # A command kept by the broker would be replayed to every device at each reconnect (a
+        # retained "play" or "port_on" is a known attack on MQTT deployments): ignore it, and
+        # remove it from the broker. An empty payload is the broker's own "cleared" notice.
+        if not message.payload:
+            return
+        self.stats["ignored_retained_commands"] += 1
+        logger.warning("a retained message was left on command topic %s; ignored it and "
+                       "cleared it from the broker", message.topic)
+        if self._client is not None:
+            self._client.publish(message.topic, b"", qos=1, retain=True)
+
+    def guard_commands(self, topic_filter: str) -> None:
+        """Watch a command topic this process sends on, so a retained message there is cleared.
+
+        Retained messages arrive on every (re)connect; each is counted, logged and removed.
+        """
+        self.subscribe(topic_filter, _ignore, command=True)
 
     def _routes_for(self, topic: str) -> tuple[_Route, ...]:
         found = self._cache.get(topic)
@@ -514,3 +620,7 @@ class MqttClient:
                 self._cache.clear()
             self._cache[topic] = found
         return found
+
+
+def _ignore(_message: Message) -> None:
+    """Handler of a guarded command topic: our own commands come back here; nothing to do."""

@@ -61,6 +61,7 @@ EVENT_RULES: dict[str, Rule] = {
     # speakers and playout
     "speaker.offline": Rule(Action.RAISE, ("speaker_offline",), Scope.SPEAKER, _W),
     "speaker.online": Rule(Action.RESOLVE, ("speaker_offline",), Scope.SPEAKER),
+    "speaker.unsolicited_play": Rule(Action.RAISE, ("unsolicited_play",), Scope.SPEAKER, _W),
     "play.missed": Rule(Action.RAISE, ("play_missed",), Scope.SPEAKER, _W),
     "play.failed": Rule(Action.RAISE, ("play_failed",), Scope.SPEAKER, _W),
     "play.done": Rule(Action.RESOLVE, ("play_missed", "play_failed"), Scope.SPEAKER),

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from edge.http.auth import (
     PRINCIPAL,
-    AuthError,
     Authenticator,
+    AuthError,
     BearerToken,
     LinkError,
     LinkSigner,

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from aiohttp.typedefs import Handler
 
 from edge.http.const import CLIP_SEND_TIMEOUT_S, CONTENT_TYPES, HASH_CHUNK_BYTES
@@ -87,6 +88,15 @@ class ClipIndex:
         return path
 
 
+class _ClipResponse(web.FileResponse):
+    """A file response sent by the handler itself (under a deadline); a second send is a no-op."""
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        if self.prepared:
+            return None
+        return await super().prepare(request)
+
+
 def clip_handler(clips: ClipIndex) -> Handler:
     """The aiohttp handler of the clip route (GET and HEAD)."""
 
@@ -97,7 +107,7 @@ def clip_handler(clips: ClipIndex) -> Handler:
         path = await asyncio.to_thread(clips.path, sha)
         if path is None or path.suffix != f".{ext}":
             raise web.HTTPNotFound(text=NOT_FOUND_TEXT)
-        response = web.FileResponse(path, headers={
+        response = _ClipResponse(path, headers={
             "Content-Type": CONTENT_TYPES[ext],
             "Cache-Control": "public, max-age=31536000, immutable"})
         clips.served += 1

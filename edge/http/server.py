@@ -35,7 +35,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from edge.config import HttpConfig
-from edge.http.auth import PRINCIPAL, AuthError, Authenticator, BearerToken, M_NO_TOKEN, M_NO_TOKEN_SET
+from edge.http.auth import (
+    M_NO_TOKEN,
+    M_NO_TOKEN_SET,
+    PRINCIPAL,
+    Authenticator,
+    AuthError,
+    BearerToken,
+)
 from edge.http.clips import ClipIndex, clip_handler
 from edge.http.const import (
     BODY_TIMEOUT_S,

@@ -1,5 +1,8 @@
 """One speaker's queue and worker: one clip at a time, priorities, retries, and the outcome of each play.
 
+Waiting is measured on the monotonic clock (:mod:`edge.speakers.clock`): a step of the wall
+clock neither expires a queued play early nor stretches a wait.
+
 The worker picks the most urgent request that is due, sends it once the speaker is online, and
 watches it to its end: the speaker's report (``completion: reported``) or the clip's duration
 (``completion: inferred``). A higher priority arriving meanwhile stops the play (logged
@@ -11,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,6 +24,7 @@ from edge.speakers.const import (
     ACCEPT_TIMEOUT_S,
     DONE_MARGIN_S,
     INFERRED_MARGIN_S,
+    REMEMBERED_COMMANDS,
     RETRY_DELAY_S,
     Confirmation,
     PlayState,
@@ -52,18 +56,19 @@ R_CANNOT = N_("this speaker speaks text only and cannot play a recorded clip")
 
 @dataclass
 class Item:
-    """A request waiting for one speaker."""
+    """A request waiting for one speaker (times on the monotonic clock, see edge.speakers.clock)."""
 
     request: PlayRequest
     seq: int
+    due: float              # monotonic reading of the slot's moment
     command_id: str = ""
     not_before: float = 0.0
     problem: str = ""       # why the last attempt did not play (becomes the missed reason)
 
     @property
     def deadline(self) -> float:
-        """The end of the grace window."""
-        return self.request.due + self.request.grace_s
+        """The end of the grace window (monotonic)."""
+        return self.due + self.request.grace_s
 
 
 @dataclass
@@ -73,7 +78,8 @@ class _Active:
     rank: int
     command_id: str
     duration_s: float
-    dispatched_at: float
+    dispatched_at: float    # wall clock, for the play log
+    dispatched_mono: float  # monotonic, for the deadlines
     orphan: bool = False    # dispatched by a daemon before a restart: never sent again
     started: bool = False
     signals: asyncio.Queue[tuple[str, object]] = field(default_factory=asyncio.Queue)
@@ -100,6 +106,7 @@ class Channel:
     def __init__(self, fleet: Fleet, speaker_id: str, config: SpeakerConfig,
                  driver: Driver) -> None:
         self.fleet = fleet
+        self.clock = fleet.clock
         self.id = speaker_id
         self.config = config
         self.driver = driver
@@ -110,6 +117,10 @@ class Channel:
         self._wake = asyncio.Event()
         self.stopping = False
         self._seq = 0
+        # Command ids this daemon sent (or adopted), newest last; a report naming another id is
+        # a play someone else started. Bounded: a late report is about a recent command.
+        self._sent: OrderedDict[str, None] = OrderedDict()
+        self._flagged: OrderedDict[str, None] = OrderedDict()
 
     # -- input (asyncio loop) ------------------------------------------------------------------
 
@@ -123,7 +134,7 @@ class Channel:
     def enqueue(self, request: PlayRequest, command_id: str = "") -> None:
         """Queue a request; a higher priority than the one playing stops it."""
         self._seq += 1
-        self.queue.append(Item(request, self._seq, command_id))
+        self.queue.append(Item(request, self._seq, self.clock.mono_at(request.due), command_id))
         active = self.active
         if active is not None and request.priority.rank > active.rank:
             active.signals.put_nowait(("preempt", request))
@@ -132,8 +143,10 @@ class Channel:
     def adopt(self, key: str, announcement: str, rank: int, command_id: str,
               duration_s: float | None, dispatched_at: float) -> None:
         """A play a previous daemon dispatched: wait for its end, never send it again."""
+        self._remember(self._sent, command_id)
         self.orphans.append(_Active(key, announcement, rank, command_id, duration_s or 0.0,
-                                    dispatched_at, orphan=True))
+                                    dispatched_at, self.clock.mono_at(dispatched_at),
+                                    orphan=True))
 
     def on_report(self, report: Report) -> None:
         """A message from the device: availability, or the state of a command."""
@@ -148,9 +161,21 @@ class Channel:
         active = self.active
         if active is not None and report.command_id == active.command_id:
             active.signals.put_nowait(("status", report))
+        elif report.command_id and report.command_id not in self._sent:
+            if report.command_id not in self._flagged:
+                self._remember(self._flagged, report.command_id)
+                self.fleet.unsolicited_play(self, report.command_id, str(report.state),
+                                            report.detail)
         else:
             logger.debug("speaker %s: status %s for command %s, not the current one", self.id,
                          report.state, report.command_id)
+
+    @staticmethod
+    def _remember(ids: OrderedDict[str, None], command_id: str) -> None:
+        ids[command_id] = None
+        ids.move_to_end(command_id)
+        while len(ids) > REMEMBERED_COMMANDS:
+            ids.popitem(last=False)
 
     def wake(self) -> None:
         """Make the worker look at its queue now (new request, or stopping)."""
@@ -166,7 +191,7 @@ class Channel:
         # arrives as the wake-up fires (CPython gh-86296), and the fleet's stop would hang.
         while not self.stopping:
             self._wake.clear()
-            now = time.time()
+            now = self.clock.mono()
             self._expire(now)
             item = self._pick(now)
             if item is None:
@@ -189,7 +214,7 @@ class Channel:
             self.fleet.finish(self, item.request, PlayState.MISSED, reason=reason)
 
     def _ready(self, now: float) -> list[Item]:
-        return [i for i in self.queue if i.not_before <= now and i.request.due <= now]
+        return [i for i in self.queue if i.not_before <= now and i.due <= now]
 
     def _pick(self, now: float) -> Item | None:
         if not self.online:
@@ -197,13 +222,13 @@ class Channel:
         ready = self._ready(now)
         if not ready:
             return None
-        best = max(ready, key=lambda i: (i.request.priority.rank, -i.request.due, -i.seq))
+        best = max(ready, key=lambda i: (i.request.priority.rank, -i.due, -i.seq))
         self.queue.remove(best)
         return best
 
     def _next_wake(self, now: float) -> float | None:
         moments = [i.deadline for i in self.queue]
-        moments += [t for i in self.queue for t in (i.not_before, i.request.due) if t > now]
+        moments += [t for i in self.queue for t in (i.not_before, i.due) if t > now]
         return max(0.01, min(moments) - now) if moments else None
 
     async def _play(self, item: Item) -> None:
@@ -217,7 +242,7 @@ class Channel:
             logger.warning("speaker %s: no clip for %s: %s", self.id, request.key, err)
             self.fleet.finish(self, request, PlayState.FAILED, reason=R_RENDER, detail=str(err))
             return
-        now = time.time()
+        now = self.clock.mono()
         rank = request.priority.rank
         if not self.online or now >= item.deadline or any(
                 i.request.priority.rank > rank for i in self._ready(now)):
@@ -231,10 +256,11 @@ class Channel:
         # Written before sending: a restart from here on never sends this play again.
         self.fleet.playlog.dispatched(request.key, self.id, command_id=item.command_id,
                                       sha256=clip.sha256, duration_s=clip.duration_s,
-                                      volume=volume, at=now)
+                                      volume=volume, at=self.clock.wall())
+        self._remember(self._sent, item.command_id)
         self.fleet.send(self.driver.play(values))
         active = _Active(request.key, request.announcement, rank, item.command_id,
-                         clip.duration_s, now)
+                         clip.duration_s, self.clock.wall(), now)
         self.active = active
         try:
             outcome = await self._watch(active)
@@ -242,7 +268,7 @@ class Channel:
             self.active = None
         if outcome.state is None:
             item.problem = outcome.reason
-            item.not_before = time.time() + RETRY_DELAY_S
+            item.not_before = self.clock.mono() + RETRY_DELAY_S
             self.fleet.playlog.requeue(request.key, self.id)
             self.queue.append(item)
             return
@@ -262,19 +288,20 @@ class Channel:
 
     async def _watch(self, active: _Active) -> _Outcome:
         reported = self.driver.reports_completion
+        clock = self.clock
         if active.orphan:
-            deadline = max(active.dispatched_at + active.duration_s + INFERRED_MARGIN_S,
-                           time.time() + INFERRED_MARGIN_S)
+            deadline = max(active.dispatched_mono + active.duration_s + INFERRED_MARGIN_S,
+                           clock.mono() + INFERRED_MARGIN_S)
         elif reported:
-            deadline = active.dispatched_at + ACCEPT_TIMEOUT_S
+            deadline = active.dispatched_mono + ACCEPT_TIMEOUT_S
         else:
             active.started = True
             self.fleet.started(self, active.key, active.dispatched_at)
-            deadline = active.dispatched_at + active.duration_s + INFERRED_MARGIN_S
+            deadline = active.dispatched_mono + active.duration_s + INFERRED_MARGIN_S
         while True:
             try:
                 kind, data = await asyncio.wait_for(active.signals.get(),
-                                                    max(0.0, deadline - time.time()))
+                                                    max(0.0, deadline - clock.mono()))
             except TimeoutError:
                 if active.orphan:
                     return _Outcome(PlayState.PLAYED, R_RESTARTED,
@@ -297,11 +324,11 @@ class Channel:
             if report.state == "playing":
                 if not active.started:
                     active.started = True
-                    self.fleet.started(self, active.key, time.time())
-                    deadline = time.time() + active.duration_s + DONE_MARGIN_S
+                    self.fleet.started(self, active.key, clock.wall())
+                    deadline = clock.mono() + active.duration_s + DONE_MARGIN_S
             elif report.state == "done":
                 if not active.started:
-                    self.fleet.started(self, active.key, time.time())
+                    self.fleet.started(self, active.key, clock.wall())
                 return _Outcome(PlayState.PLAYED, confirmation=Confirmation.CONFIRMED,
                                 detail=report.detail)
             elif report.state == "failed":

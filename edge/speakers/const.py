@@ -14,6 +14,12 @@ DONE_MARGIN_S = 10.0
 INFERRED_MARGIN_S = 1.0
 # Wait between two sends of the same command to a speaker that did not answer.
 RETRY_DELAY_S = 2.0
+# Rendered clips the fleet remembers by their text (most recently used kept); older ones are
+# rendered again (from the cache) when needed.
+CLIP_MAP_MAX = 512
+# Command ids remembered per speaker: a status naming none of them is a play the daemon did not
+# send (a security warning). A late report is about one of the last few commands.
+REMEMBERED_COMMANDS = 256
 # On-device TTS without a clip: Mandarin at about 3.7 characters a second (measurements.md: 60
 # characters ≈ 16 s), plus a second of start-up.
 TTS_SECONDS_PER_CHAR = 0.27

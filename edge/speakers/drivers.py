@@ -95,6 +95,10 @@ class Driver:
             return []
         return [self._render("stop", {"request_id": command_id})]
 
+    def command_topics(self) -> set[str]:
+        """Every topic the daemon sends this device commands on (to guard against retained ones)."""
+        return {self._render(name, {}).topic for name in self.profile.commands}
+
     def _render(self, name: str, values: dict[str, Any]) -> Command:
         defaults = {"url": "", "sha256": "", "duration_s": 0, "volume": 0, "priority": "",
                     "text": "", "request_id": ""}

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
+import os
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audio import AudioFormat, ClipRenderer, Composition, RenderedClip
@@ -22,7 +24,14 @@ from edge.i18n import N_
 from edge.mqtt import Message, MqttClient, Topics
 from edge.profiles import ProfileRegistry
 from edge.speakers.channel import Channel
-from edge.speakers.const import TTS_SECONDS_PER_CHAR, TTS_START_S, Confirmation, PlayState
+from edge.speakers.clock import SpeakerClock
+from edge.speakers.const import (
+    CLIP_MAP_MAX,
+    TTS_SECONDS_PER_CHAR,
+    TTS_START_S,
+    Confirmation,
+    PlayState,
+)
 from edge.speakers.drivers import Command, Driver
 from edge.speakers.playlog import PlayLog, PlayRecord, request_from_row
 from edge.speakers.requests import PlayRequest
@@ -52,6 +61,7 @@ class ClipInfo:
     url: str
     sha256: str
     duration_s: float
+    path: Path | None = None
 
 
 class Fleet:
@@ -64,11 +74,12 @@ class Fleet:
         http: the HTTP server that serves clips.
         resume_interrupted: queue an interrupted play again (from its start) while its grace
             window lasts; off by default, as the design says.
+        clock: wall and monotonic clocks (injectable, to step the wall clock in tests).
     """
 
     def __init__(self, config: GridedgeConfig, profiles: ProfileRegistry, *, topics: Topics,
                  store: Store, mqtt: MqttClient, events: EventBus, http: HttpServer,
-                 resume_interrupted: bool = False) -> None:
+                 resume_interrupted: bool = False, clock: SpeakerClock | None = None) -> None:
         self.config = config
         self.profiles = profiles
         self.topics = topics
@@ -77,10 +88,12 @@ class Fleet:
         self.events = events
         self.http = http
         self.resume_interrupted = resume_interrupted
+        self.clock = clock or SpeakerClock()
         self.playlog = PlayLog(store)
         self.channels: dict[str, Channel] = {}
         self._renderer: ClipRenderer | None = None
-        self._clips: dict[tuple[object, ...], ClipInfo] = {}
+        # Rendered clips by what they say, most recently used last (bounded: CLIP_MAP_MAX).
+        self._clips: OrderedDict[tuple[object, ...], ClipInfo] = OrderedDict()
         self._render_lock: asyncio.Lock | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -100,6 +113,8 @@ class Fleet:
             self.channels[speaker_id] = channel
             for binding in driver.bindings:
                 self.mqtt.subscribe(binding.topic_filter, self._reader(channel))
+            for topic in sorted(driver.command_topics()):
+                self.mqtt.guard_commands(topic)
         self._resume()
         for channel in self.channels.values():
             self._tasks.append(asyncio.create_task(channel.run(), name=f"speaker-{channel.id}"))
@@ -126,7 +141,8 @@ class Fleet:
         return read
 
     def _resume(self) -> None:
-        now = time.time()
+        # Across a restart only the wall clock connects the old daemon's moments with ours.
+        now = self.clock.wall()
         for record in self.playlog.unfinished():
             channel = self.channels.get(record.speaker)
             if channel is None:
@@ -176,15 +192,34 @@ class Fleet:
             return ClipInfo("", "", TTS_START_S + TTS_SECONDS_PER_CHAR * len(text))
         memo = (request.text, str(request.clip) if request.clip else None, request.repeat, fmt)
         found = self._clips.get(memo)
-        if found is not None and found.sha256 in self.http.clips:
+        # Each use touches the clip in the cache (its LRU order is the files' mtime), so a clip
+        # that schedules and queues keep using is never the oldest; one the cache evicted or
+        # that no longer hashes right anyway is rendered again, never handed out to 404.
+        if found is not None and await asyncio.to_thread(self._still_served, found):
+            self._clips.move_to_end(memo)
             return found
         assert self._render_lock is not None, "start() first"
         async with self._render_lock:
             clip = await asyncio.to_thread(self._render, request, fmt)
         self.http.clips.add(clip.sha256, clip.path)
-        info = ClipInfo(self.http.clip_url(clip.sha256, fmt.suffix), clip.sha256, clip.duration_s)
+        info = ClipInfo(self.http.clip_url(clip.sha256, fmt.suffix), clip.sha256, clip.duration_s,
+                        clip.path)
         self._clips[memo] = info
+        self._clips.move_to_end(memo)
+        while len(self._clips) > CLIP_MAP_MAX:
+            _memo, old = self._clips.popitem(last=False)
+            if all(other.sha256 != old.sha256 for other in self._clips.values()):
+                self.http.clips.discard(old.sha256)
         return info
+
+    def _still_served(self, clip: ClipInfo) -> bool:
+        """True when the clip's file is still there with its bytes (touched); blocking I/O."""
+        if clip.path is None or self.http.clips.path(clip.sha256) is None:
+            logger.info("clip %s left the cache; rendering it again", clip.sha256[:12])
+            return False
+        with contextlib.suppress(OSError):
+            os.utime(clip.path)
+        return True
 
     def _render(self, request: PlayRequest, fmt: AudioFormat) -> RenderedClip:
         assert self._renderer is not None
@@ -211,7 +246,7 @@ class Fleet:
         self.finish_record(channel, record, state, reason=reason, detail=detail,
                            confirmation=confirmation)
         if (state is PlayState.INTERRUPTED and self.resume_interrupted
-                and time.time() < request.due + request.grace_s):
+                and self.clock.wall() < request.due + request.grace_s):
             resumed = PlayRequest(**{**request.__dict__, "key": f"{request.key}~resumed",
                                      "speakers": (channel.id,)})
             if self.playlog.claim(resumed, channel.id) is None:
@@ -227,7 +262,7 @@ class Fleet:
 
     def _finish(self, record: PlayRecord, state: PlayState, reason: str, detail: str,
                 confirmation: Confirmation | None) -> None:
-        now = time.time()
+        now = self.clock.wall()
         self.playlog.finish(record.key, record.speaker, state, reason=reason, detail=detail,
                             confirmation=confirmation, at=now)
         kind, severity = _EVENT_KINDS[state]
@@ -238,6 +273,15 @@ class Fleet:
             "location": speaker.location if speaker else "", "state": state.value,
             "confirmation": confirmation.value if confirmation else "", "reason": reason,
             "detail": detail, "due": record.due}, ts=now))
+
+    def unsolicited_play(self, channel: Channel, command_id: str, state: str, detail: str) -> None:
+        """A speaker reported a play the daemon never asked for: a security warning."""
+        logger.warning("speaker %s reports a play the daemon did not send (command %r, %s): "
+                       "someone else can command it; check the broker's access rules",
+                       channel.id, command_id[:64], state)
+        self.events.emit(Event("speaker.unsolicited_play", channel.id, Severity.WARNING, detail={
+            "speaker_name": channel.config.name, "location": channel.config.location,
+            "command_id": command_id[:64], "state": state, "detail": detail[:200]}))
 
     def availability_changed(self, channel: Channel, was: bool | None) -> None:
         """Raise speaker.offline / speaker.online on a change of availability."""

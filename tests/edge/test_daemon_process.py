@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.broker.harness import Broker
 from tests.conftest import gridedge_command
@@ -78,5 +83,50 @@ def test_run_keeps_retrying_while_broker_is_down(own_broker: Broker, site_id: st
         process.send_signal(signal.SIGTERM)
         assert process.wait(HANG_GUARD_S) == 0
         probe.close()
+    finally:
+        process.kill()
+
+
+OUTAGE_S = 8.0   # long enough that a doubling backoff (1, 2, 4, 8 … s) has stretched its gaps
+# Requirement: connected within 2 s of the broker accepting; then one telemetry period (0.2 s
+# here) and the instantaneous element.
+CUT_WITHIN_S = 3.0
+
+
+def test_an_overload_is_cut_within_seconds_of_a_broker_restart(own_broker: Broker, site_id: str,
+                                                                write_config: Callable[..., Path],
+                                                                ) -> None:
+    """Test that after an 8 s broker outage an overload is cut within 3 s of the broker accepting again."""
+    root = f"gridedge/{site_id}"
+    probe = Probe(own_broker, f"{root}/daemon/availability")
+    process = _start(write_config(own_broker))
+    try:
+        assert probe.wait_for(lambda m: probe.last(f"{root}/daemon/availability") == "online")
+        probe.close()
+        own_broker.stop()
+        time.sleep(OUTAGE_S)  # the outage itself, not a wait for a condition
+        own_broker.start()    # returns once the broker accepts connections
+        back = time.monotonic()
+        watch = Probe(own_broker, f"{root}/posts/P05/cmd")
+        post = paho.Client(CallbackAPIVersion.VERSION2)
+        post.connect(own_broker.host, own_broker.port)
+        post.loop_start()
+        cut_after = None
+        while time.monotonic() - back < HANG_GUARD_S * 3:
+            post.publish(f"{root}/posts/P05/telemetry", json.dumps(
+                {"ts": time.time(), "ports": [{"port": 2, "current_a": 15.0}]}), qos=1)
+            if watch.wait_for(lambda m: any(json.loads(p).get("action") == "port_off"
+                                            for _t, p, _r in m), timeout=0.2):
+                cut_after = time.monotonic() - back
+                break
+        post.loop_stop()
+        post.disconnect()
+        watch.close()
+        print(f"\noverload cut {cut_after:.2f} s after the broker accepted again "
+              f"(outage {OUTAGE_S:.0f} s)" if cut_after is not None else "\nnever cut")
+        assert cut_after is not None
+        assert cut_after < CUT_WITHIN_S, cut_after
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(HANG_GUARD_S) == 0
     finally:
         process.kill()

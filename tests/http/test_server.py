@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 
 from edge.config import HttpConfig
-from edge.http import LinkError, LinkSigner, Principal, HttpServer, principal, require_role
+from edge.http import HttpServer, LinkError, LinkSigner, Principal, principal, require_role
 from edge.http.const import BODY_TIMEOUT_S, MAX_BODY_BYTES
 
 TOKEN = "server-test-token"
@@ -85,7 +85,8 @@ def test_components_add_open_and_closed_routes_and_subapps() -> None:
             assert (await _exchange(port, _request("GET", "/closed"))).endswith(b"token")
             assert (await _exchange(port, _request("GET", "/machine"))).endswith(b"token")
             assert _status(await _exchange(port, _request("GET", "/staff"))) == 403
-            cookie = b"GET /staff HTTP/1.1\r\nHost: box\r\nConnection: close\r\nCookie: s=ok\r\n\r\n"
+            cookie = (b"GET /staff HTTP/1.1\r\nHost: box\r\nConnection: close\r\n"
+                      b"Cookie: s=ok\r\n\r\n")
             assert (await _exchange(port, cookie)).endswith(b"wang")
             assert _status(await _exchange(port, cookie.replace(b"/staff", b"/machine"))) == 403
             assert _status(await _exchange(port, _request("GET", "/nowhere"))) == 404
@@ -111,7 +112,8 @@ def test_bodies_are_bounded_in_size_and_time() -> None:
             big = await _exchange(port, _request("POST", "/upload", b"x" * (MAX_BODY_BYTES + 1)))
             assert _status(big) == 413
             # Unauthenticated bodies are never read at all.
-            assert _status(await _exchange(port, _request("POST", "/upload", b"x", token=None))) == 401
+            anonymous = _request("POST", "/upload", b"x", token=None)
+            assert _status(await _exchange(port, anonymous)) == 401
             loop = asyncio.get_running_loop()
             started = loop.time()
             stalled = asyncio.create_task(_exchange(port, _request("POST", "/upload", b"x" * 10,

@@ -17,6 +17,7 @@ from edge.profiles import ProfileRegistry, load_registry
 from edge.sim.speakers import SpeakerSimulator, simulator_for
 from edge.speakers import Fleet, PlayRequest, Priority
 from edge.speakers import component as speakers_component
+from edge.speakers.clock import SpeakerClock
 
 HANG_GUARD_S = 40.0  # a guard against a hang, not a speed limit
 SHORT_TEXT = "请注意"
@@ -43,8 +44,10 @@ def load(path: Path) -> tuple[GridedgeConfig, ProfileRegistry]:
 class Daemon:
     """The real App, started with only its store, HTTP server and speakers component."""
 
-    def __init__(self, config: GridedgeConfig, profiles: ProfileRegistry) -> None:
+    def __init__(self, config: GridedgeConfig, profiles: ProfileRegistry,
+                 clock: SpeakerClock | None = None) -> None:
         self.app = App(config, profiles)
+        self.clock = clock
         self.events: list[Event] = []
         self.http: http_module.HttpServer | None = None
         self.component: speakers_component.SpeakersComponent | None = None
@@ -61,7 +64,13 @@ class Daemon:
         self.app.events.listen(self.events.append)
         self.http = http_module.create(self.app)
         await self.http.start()
-        self.component = speakers_component.create(self.app)
+        if self.clock is None:
+            self.component = speakers_component.create(self.app)
+        else:  # as create() builds it, with the test's clocks
+            fleet = Fleet(self.app.config, self.app.profiles, topics=self.app.topics,
+                          store=self.app.store, mqtt=self.app.mqtt, events=self.app.events,
+                          http=self.http, clock=self.clock)
+            self.component = speakers_component.SpeakersComponent(self.app, fleet)
         await self.component.start()
         await self.app.mqtt.start()
         assert await self.app.mqtt.wait_connected(10)

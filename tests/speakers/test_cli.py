@@ -6,6 +6,8 @@ import asyncio
 import csv
 import io
 import json
+import time
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -24,7 +26,7 @@ def test_say_plays_and_plays_prints_it(speaker_config: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Test that `say` plays on the named speakers, reports each in Chinese, and `plays` shows it."""
     config, profiles = load(speaker_config)
-    slot = request("消防安全提示@0800", ("west_gate", "south_gate"), grace_s=1.0)
+    slot = request("消防安全提示@0800", ("west_gate", "south_gate"), grace_s=3.0)
 
     async def scenario() -> tuple[int, str]:
         sim, daemon = simulator(config, profiles), Daemon(config, profiles)
@@ -32,7 +34,11 @@ def test_say_plays_and_plays_prints_it(speaker_config: Path,
         await daemon.start()
         try:
             await sim.set_online("south_gate", False)
-            await daemon.fleet.submit(slot)
+            channels = daemon.fleet.channels
+            await until(lambda: channels["west_gate"].online and
+                        channels["south_gate"].online is False)
+            # Due now, not when the test began: a slow start must not use up the grace window.
+            await daemon.fleet.submit(replace(slot, due=time.time()))
             process = await asyncio.create_subprocess_exec(
                 *gridedge_command(), "say", "请注意", "--speakers", "东门,北门", "--priority",
                 "emergency", "-c", str(speaker_config), stdout=asyncio.subprocess.PIPE,

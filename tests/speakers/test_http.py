@@ -50,6 +50,21 @@ def test_clip_served_by_hash_and_nothing_else(tmp_path: Path) -> None:
                 status, body, _ = await asyncio.to_thread(_get, port, path)
                 assert (path, status) == (path, 404)
                 assert b"secret" not in body
+            # Twice on one kept-alive connection, as a speaker's HTTP client may do.
+            def twice() -> list[tuple[int, bytes]]:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    out = []
+                    for _ in range(2):
+                        conn.request("GET", f"/clips/{sha}.mp3")
+                        response = conn.getresponse()
+                        out.append((response.status, response.read()))
+                    return out
+                finally:
+                    conn.close()
+
+            assert [(s, hashlib.sha256(b).hexdigest()) for s, b in await asyncio.to_thread(twice)] \
+                == [(200, sha), (200, sha)]
             clip.write_bytes(b"")  # an emptied cache file is never served (HA #50729)
             status, _, _ = await asyncio.to_thread(_get, port, f"/clips/{sha}.mp3")
             assert status == 404
