@@ -146,7 +146,9 @@ class AlertsComponent:
                 if self.monotonic() >= silences_at:
                     silences_at = self.monotonic() + SILENCES_EVERY_S
                     # the CLI writes silences to disk: read them off the loop
-                    self.manager.set_silences(await asyncio.to_thread(self.manager.read_silences))
+                    read = self.manager.silences_read()
+                    rows = await asyncio.to_thread(self.manager.read_silences)
+                    self.manager.set_silences(rows, read)
                 self.manager.tick()
                 if self.monotonic() >= prune_at:
                     prune_at = self.monotonic() + PRUNE_EVERY_S

@@ -45,6 +45,7 @@ class Paging:
         self._wake = wake
         self._silences: list[tuple[int, str, str, float]] = []  # (id, scope, target, end_ts)
         self._ended: set[int] = set()
+        self._reads_started = self._reads_applied = 0
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -62,8 +63,7 @@ class Paging:
             cursor.row_factory = sqlite3.Row
             row = cursor.fetchone()
         assert row is not None  # noqa: S101 - callers pass ids they just read
-        return Alert(row["id"], row["kind"], row["severity"], row["post"], row["port"],
-                     row["speaker"], row["first_ts"], json.loads(row["detail"]))
+        return _alert(row)
 
     def notified(self, db: sqlite3.Connection, alert_id: int) -> list[str]:
         """Workers who were paged about the alert (sent, on their way, or failed)."""
@@ -109,8 +109,8 @@ class Paging:
         cursor = db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,))
         cursor.row_factory = sqlite3.Row
         row = cursor.fetchone()
-        text = render(self.view(alert_id, db), purpose="firing", seq=seq,
-                      site=self._config.site.name, tz=self._config.site.tz)
+        text = render(_alert(row), purpose="firing", seq=seq, site=self._config.site.name,
+                      tz=self._config.site.tz)
         record = {k: row[k] for k in ("id", "key", "kind", "severity", "state", "held", "subject",
                                       "post", "port", "speaker", "area", "first_ts", "last_ts",
                                       "count", "level", "acked_by", "acked_ts", "ack_note",
@@ -188,15 +188,30 @@ class Paging:
                                 "WHERE ended_ts IS NULL")
         return [(r["id"], r["scope"], r["target"], r["start_ts"], r["end_ts"]) for r in rows]
 
-    def set_silences(self, rows: list[tuple[int, str, str, float, float]]) -> None:
-        """Use these silences (wall-clock times: "until 18:00" is a calendar decision)."""
+    def silences_read(self) -> int:
+        """Number a read of the silences before starting it (see :meth:`set_silences`)."""
+        self._reads_started += 1
+        return self._reads_started
+
+    def set_silences(self, rows: list[tuple[int, str, str, float, float]],
+                     read: int | None = None) -> None:
+        """Use these silences (wall-clock times: "until 18:00" is a calendar decision).
+
+        ``read`` is the number from :meth:`silences_read`: a read that started before one already
+        applied is stale (it may miss a silence the CLI just wrote) and is ignored.
+        """
+        read = self.silences_read() if read is None else read
+        if read < self._reads_applied:
+            return
+        self._reads_applied = read
         now = self._wall()
         self._silences = [(i, scope, target, end) for i, scope, target, start, end in rows
                           if start <= now and i not in self._ended]
 
     def load_silences(self) -> None:
         """Read the active silences now (start-up and tests; the daemon reads them off the loop)."""
-        self.set_silences(self.read_silences())
+        read = self.silences_read()
+        self.set_silences(self.read_silences(), read)
 
     def hold_reason(self, kind: str, post: str, speaker: str, area: str) -> str:
         """'silenced', 'inhibited' or '' for an alert of ``kind`` about post/speaker now."""
@@ -295,3 +310,8 @@ class Paging:
                 self.page(db, r["id"], reached, "escalation", now)
             else:
                 self.page(db, r["id"], max(r["level"], 0), "repeat", now)
+
+
+def _alert(row: sqlite3.Row) -> Alert:
+    return Alert(row["id"], row["kind"], row["severity"], row["post"], row["port"],
+                 row["speaker"], row["first_ts"], json.loads(row["detail"]))

@@ -7,10 +7,13 @@ the broker is a real mosquitto and the phones a loopback HTTP receiver (Apprise 
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from tests.edge.mqtt_probe import Probe
 from tests.posts.harness import Publisher, now_s, sections, state
 from tests.smallfs import small_fs
 
-HANG_GUARD_S = 60.0
+HANG_GUARD_S = 120.0  # a guard against a hang, not a speed limit (three daemon starts)
 
 
 def _start(config: Path, log: Path) -> subprocess.Popen[str]:
@@ -55,6 +58,16 @@ def _db_rows(path: Path, sql: str) -> list[tuple]:
             db.close()
     except sqlite3.Error:
         return []
+
+
+def _healthz(log: Path) -> dict:
+    """GET /healthz of the running daemon (its port is in its log: the config asks for port 0)."""
+    port = re.findall(r"HTTP server on 127\.0\.0\.1:(\d+)", log.read_text())[-1]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:  # noqa: S310
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as err:   # 503 when unhealthy, with the same document
+        return json.loads(err.read())
 
 
 def _cut(probe: Probe, base: str, port: int) -> bool:
@@ -100,6 +113,9 @@ def test_full_data_disk_still_cuts_pages_and_starts(
                 log.read_text()
             disk_page = next(p for p in receiver.to("wang") if "磁盘已满" in p["title"])
             assert str(data_dir) in disk_page["message"] and "剩余" in disk_page["message"]
+            health = _healthz(log)
+            assert health["status"] == "fail" and "disk full" in health["checks"]["store"]["detail"]
+            assert str(data_dir) in health["checks"]["store"]["detail"]
 
             # Restart on the still-full disk: it must come up and protect.
             assert _stop(process) == 0

@@ -67,6 +67,35 @@ def test_a_dead_channel_with_5000_rows_waiting_does_not_delay_a_new_page(
     asyncio.run(scenario())
 
 
+def test_a_channel_that_never_answers_does_not_delay_a_new_page(
+        broker: Broker, receiver: Receiver, clock: ManualClock,
+        write_config: Callable[..., Path]) -> None:
+    """Test that with every send slot of one channel stuck on a server that accepts connections
+    and never answers, a new page to a healthy phone is delivered all the same."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)               # connections are accepted by the kernel, never answered
+    try:
+        section = roster_section(receiver)
+        section["workers"]["duty"]["channels"] = [
+            f"json://127.0.0.1:{silent.getsockname()[1]}/slow"]
+        config = write_config(broker, alerts=section)
+        _leave_rows_on_a_dead_channel(config.parent / "data", 50)
+
+        async def scenario() -> None:
+            async with AlertsRig(config, clock) as rig:
+                lane = rig.alerts.dispatcher._lanes  # noqa: SLF001 - the lane's own counters
+                assert await rig.until(lambda: "duty:0" in lane
+                                       and lane["duty:0"].in_flight == lane["duty:0"].slots)
+                rig.emit(trip())
+                assert await rig.until(lambda: len(receiver.to("wang")) == 1, HANG_GUARD_S)
+                assert lane["duty:0"].in_flight == lane["duty:0"].slots   # still stuck
+
+        asyncio.run(scenario())
+    finally:
+        silent.close()
+
+
 def test_every_message_carries_a_stable_id_and_redeliveries_are_counted(
         broker: Broker, receiver: Receiver, clock: ManualClock, site_id: str,
         write_config: Callable[..., Path]) -> None:
@@ -106,6 +135,7 @@ def test_every_message_carries_a_stable_id_and_redeliveries_are_counted(
             assert await rig.until(lambda: len(receiver.to("wang")) == 2)
             again = receiver.to("wang")[1]
             assert again["gridedge_id"] == receiver.to("wang")[0]["gridedge_id"]
-            assert rig.alerts.duplicates == 1
+            # counted once the channel confirmed it (just after the receiver has it)
+            assert await rig.until(lambda: rig.alerts.duplicates == 1)
 
     asyncio.run(second())

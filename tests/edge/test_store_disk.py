@@ -66,7 +66,7 @@ def test_writes_queued_while_the_disk_is_full_are_committed_when_it_recovers(
     """Test that writes handed to the writer while the disk is full stay queued in order, that
     submitting never blocks, and that they are committed once space returns (the maintenance
     thread notices on its own)."""
-    with small_fs(tmp_path / "fs") as fs:
+    with small_fs(tmp_path / "fs", size_mb=16) as fs:
         store = Store(fs.root / "data")
         store.open()
         store.writer.wait(timeout=HANG_GUARD_S)
@@ -75,7 +75,7 @@ def test_writes_queued_while_the_disk_is_full_are_committed_when_it_recovers(
         def insert(i: int) -> Callable[[sqlite3.Connection], None]:
             def op(db: sqlite3.Connection) -> None:
                 db.execute("INSERT INTO events (ts, kind, detail) VALUES (?, 'test', ?)",
-                           (float(i), "x" * 2000))
+                           (float(i), "x" * 200))
             return op
 
         tickets = [store.submit(insert(i)) for i in range(2000)]
