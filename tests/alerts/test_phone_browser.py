@@ -134,6 +134,10 @@ def _pages(receiver: Receiver, who: str, alert_id: int, kind: str) -> list[dict[
             and marks[kind] in p["title"] + p["message"]]
 
 
+def _overloads(receiver: Receiver) -> set[int]:
+    return {p["ref"][0] for p in receiver.to("wang") if p["ref"] and "充电过流" in p["title"]}
+
+
 def _tap(driver: Any, button_id: str) -> None:
     from selenium.webdriver.common.by import By  # noqa: PLC0415 - selenium is a test extra
     from selenium.webdriver.support import expected_conditions
@@ -162,12 +166,11 @@ def test_phone_page_ack_stops_escalation_and_reset_brings_the_all_clear(
         sim = _start(["simulate", "-c", str(config), "--posts", "P03", "--post-interval", "0.2",
                       "--fault", "P03:4:step:amps=12", "--fault", "P03:5:step:amps=12"],
                      tmp_path / "sim.log")
-        assert receiver.wait_for(lambda: len({p["ref"][0] for p in receiver.to("wang")
-                                              if p["ref"]}) == 2, HANG_GUARD_S), \
+        assert receiver.wait_for(lambda: len(_overloads(receiver)) == 2, HANG_GUARD_S), \
             (tmp_path / "daemon.log").read_text()
         paged_at = time.monotonic()
-        ids = sorted({p["ref"][0] for p in receiver.to("wang") if p["ref"]})
-        acked, control = ids  # the later-raised alert escalates no earlier than the acked one
+        # The later-raised alert escalates no earlier than the one acknowledged.
+        acked, control = sorted(_overloads(receiver))
         first = _pages(receiver, "wang", acked, "firing")[0]
         link = LINK.search(first["message"])
         assert link, first["message"]
@@ -187,13 +190,15 @@ def test_phone_page_ack_stops_escalation_and_reset_brings_the_all_clear(
         _tap(browser, "ack")
         acked_at = time.monotonic()
         assert "已于" in browser.find_element(By.TAG_NAME, "body").text
-        assert receiver.wait_for(lambda: _pages(receiver, "duty", acked, "ack"), HANG_GUARD_S)
+        log = tmp_path / "daemon.log"
+        assert receiver.wait_for(lambda: _pages(receiver, "duty", acked, "ack"), HANG_GUARD_S), \
+            log.read_text()
         told_at = time.monotonic()
 
         # The unanswered alert reaches the cadre: the acked one's deadline has passed too.
         assert receiver.wait_for(lambda: _pages(receiver, "chen", control, "escalation"),
-                                 HANG_GUARD_S)
-        assert _pages(receiver, "chen", acked, "escalation") == []
+                                 HANG_GUARD_S), log.read_text()
+        assert _pages(receiver, "chen", acked, "escalation") == [], log.read_text()
 
         _tap(browser, "on_site")
         browser.find_element(By.NAME, "checked").click()
@@ -202,7 +207,8 @@ def test_phone_page_ack_stops_escalation_and_reset_brings_the_all_clear(
         _tap(browser, "reset")
         assert "警报已解除" in browser.find_element(By.TAG_NAME, "body").text
         assert receiver.wait_for(lambda: _pages(receiver, "wang", acked, "all_clear")
-                                 and _pages(receiver, "duty", acked, "all_clear"), HANG_GUARD_S)
+                                 and _pages(receiver, "duty", acked, "all_clear"), HANG_GUARD_S), \
+            log.read_text()
         cleared_at = time.monotonic()
         assert _pages(receiver, "chen", acked, "all_clear") == []  # never paged about it
         assert _pages(receiver, "chen", acked, "escalation") == []
