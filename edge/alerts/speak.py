@@ -129,7 +129,10 @@ class AlertSpeech:
     def _speak(self, alert_id: int, step_index: int, wall: float) -> None:
         manager = self._manager()
         row = manager.row(alert_id) if manager is not None else None
-        if row is None or row["state"] != "firing" or row["held"]:
+        if row is None or row["state"] != "firing":
+            return  # acknowledged or resolved meanwhile: someone answered
+        if row["held"]:
+            self._skipped(alert_id, step_index, str(row["held"]))  # silenced or inhibited
             return
         step = self._app.config.alerts.escalation[row["severity"]].steps[step_index]
         speak: SpeakConfig = step.speak  # type: ignore[assignment]
