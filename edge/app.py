@@ -73,7 +73,7 @@ class App:
         self.config = config
         self.profiles = profiles
         self.topics = Topics(config.mqtt.topic_root, config.site.id)
-        self.store = Store(config.data_dir)
+        self.store = Store(config.data_dir, retention=config.storage.retention)
         self.mqtt = MqttClient(config.mqtt, self.topics)
         self.events = EventBus(self.store, self.mqtt)
         self.components: list[Component] = []

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
+
+from edge.store import insert_events
 
 if TYPE_CHECKING:
     from edge.mqtt import MqttClient
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["Event", "EventBus", "Severity"]
 
 logger = logging.getLogger(__name__)
+
+FLUSH_WAIT_S = 5.0
 
 
 class Severity(StrEnum):
@@ -55,12 +56,6 @@ class EventBus:
         self._store = store
         self._mqtt = mqtt
         self._listeners: list[tuple[str, Listener]] = []
-        # Audit rows are written by one worker thread, in order, many per transaction: an
-        # fsync'd commit per event on the event loop would stall protection and alerting.
-        self._audit: deque[tuple[str, str, str, dict[str, Any], float]] = deque()
-        self._audit_lock = threading.Lock()
-        self._writer: ThreadPoolExecutor | None = None
-        self._writing = False
 
     def listen(self, listener: Listener, prefix: str = "") -> None:
         """Call ``listener`` for every event whose kind starts with ``prefix``."""
@@ -85,32 +80,14 @@ class EventBus:
                     logger.exception("event listener failed on %s", event.kind)
 
     def flush(self) -> None:
-        """Write every audit row still queued (on stop, before the store closes)."""
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
-            self._writer = None
-        self._write_audit()
+        """Wait (bounded) until the audit rows queued so far are committed, before the store closes."""
+        if self._store is not None:
+            self._store.writer.wait(timeout=FLUSH_WAIT_S)
 
     def _record(self, event: Event) -> None:
-        with self._audit_lock:
-            self._audit.append((event.kind, event.subject, event.severity.value, event.detail,
-                                event.ts))
-            if self._writing:
-                return  # the running batch takes this row too
-            self._writing = True
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
-        self._writer.submit(self._write_audit)
-
-    def _write_audit(self) -> None:
-        with self._audit_lock:
-            rows = list(self._audit)
-            self._audit.clear()
-            self._writing = False
-        if not rows or self._store is None:
-            return
-        try:
-            self._store.record_events(rows)
-        except Exception:
-            logger.exception("could not record %d event(s) in the database", len(rows))
-
+        # Audit rows go to the store's writer thread, in order, many per transaction: an fsync'd
+        # commit per event on the event loop would stall protection and alerting. With the disk
+        # refusing writes they wait in memory (droppable, counted, when memory runs short).
+        row = [(event.kind, event.subject, event.severity.value, event.detail, event.ts)]
+        assert self._store is not None  # noqa: S101 - checked by the caller
+        self._store.submit(lambda db: insert_events(db, row), droppable=True)

@@ -1,12 +1,25 @@
-"""The daemon's one SQLite database: WAL, a schema version, and forward migrations.
+"""The daemon's one SQLite database: WAL, a schema version, forward migrations, and a disk that fails.
 
 Later modules add their tables by appending a :class:`Migration` to ``MIGRATIONS`` (never by
-editing an applied one). Writes are durable before they return (``synchronous=FULL``): the
-alert outbox relies on "written before sent" surviving a power cut, not only ``kill -9``.
+editing an applied one). Writes are durable when committed (``synchronous=FULL``).
+
+Two ways to write:
+
+* :meth:`Store.submit` hands an operation to the one writer thread (:mod:`edge.storage.writer`),
+  which commits queued operations in order, many per transaction; the event loop never waits for
+  the disk. The alerts and the audit log write this way.
+* :meth:`Store.transaction` writes at once, from any thread (CLI commands, other components).
+
+The disk may fill up or turn read-only on a small box. That never stops the daemon: :meth:`open`
+falls back to a read-only database (saved state still loads) or, failing that, to an empty one in
+memory; a write the disk refuses raises a clean exception (:class:`StoreUnavailableError` or the
+``sqlite3`` error) and works again once a background check sees the disk recover.
+:attr:`Store.health` says which of these holds, for ``/healthz`` and the "disk full" alert.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -19,17 +32,31 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import GridedgeError
+from edge.storage.const import (BUSY_TIMEOUT_S, DISK_FULL_BELOW_BYTES, RECOVER_EVERY_S,
+                                 RETENTION_EVERY_S)
+from edge.storage.disk import StoreHealth, disk_kind, free_bytes
+from edge.storage.maintenance import Maintenance
+from edge.storage.retention import apply_retention
+from edge.storage.writer import Operation, Writer
 
-__all__ = ["MIGRATIONS", "Migration", "Store", "StoreError"]
+__all__ = ["MIGRATIONS", "Migration", "Store", "StoreError", "StoreHealth",
+           "StoreUnavailableError"]
 
 logger = logging.getLogger(__name__)
 
 DB_NAME = "gridedge.sqlite3"
-BUSY_TIMEOUT_S = 5.0
+STOP_FLUSH_S = 5.0
 
 
 class StoreError(GridedgeError):
     """The database cannot be opened, migrated or written."""
+
+
+class StoreUnavailableError(StoreError, sqlite3.OperationalError):
+    """The store is degraded (read-only or in memory): writes are refused until the disk recovers.
+
+    Also a ``sqlite3.OperationalError``, so code that already handles database errors handles this.
+    """
 
 
 @dataclass(frozen=True)
@@ -173,44 +200,134 @@ MIGRATIONS: tuple[Migration, ...] = (
 
 
 class Store:
-    """The SQLite database in the data directory (one connection, serialised by a lock)."""
+    """The SQLite database in the data directory (one connection, serialised by a lock).
 
-    def __init__(self, data_dir: Path, migrations: tuple[Migration, ...] = MIGRATIONS) -> None:
+    Args:
+        data_dir: where the database file lives (created if missing).
+        migrations: the schema steps (tests add their own).
+        retention: ``storage.retention`` of config.yaml (None = keep everything).
+    """
+
+    def __init__(self, data_dir: Path, migrations: tuple[Migration, ...] = MIGRATIONS,
+                 retention: Any = None) -> None:
         self.path = data_dir / DB_NAME
+        self.retention = retention
         self._migrations = migrations
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        self.mode = "closed"          # rw | ro | memory
+        self._problem: tuple[str, str, float] | None = None  # (kind, text, since)
+        self.writer = Writer(self)
+        self._maintenance: Maintenance | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (creating the data directory) and migrate to the newest schema."""
+        """Open and migrate; on a disk problem fall back to read-only, then to memory.
+
+        Raises:
+            StoreError: the schema is newer than this gridedge, or a migration is broken (not a
+                disk problem: those degrade the store instead).
+        """
+        try:
+            self._open_rw()
+        except StoreError as err:
+            if err.__cause__ is None or disk_kind(err.__cause__) is None:
+                raise
+            self._degrade_open(err.__cause__)
+        self.writer.start()
+
+    def _open_rw(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                  check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA foreign_keys=ON")
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.Error:
+                db.close()
+                raise
         except (OSError, sqlite3.Error) as err:
             raise StoreError(f"cannot open the database {self.path}: {err}") from err
-        self._db = db
+        with self._lock:
+            self._db, self.mode = db, "rw"
+        try:
+            self._migrate()
+        except StoreError:
+            with self._lock:
+                self._db, self.mode = None, "closed"
+            db.close()
+            raise
+
+    def _degrade_open(self, cause: BaseException) -> None:
+        self._note_problem(cause)
+        for uri in (f"file:{self.path}?mode=ro", f"file:{self.path}?immutable=1"):
+            try:
+                db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                     check_same_thread=False)
+                db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error:
+                continue
+            with self._lock:
+                self._db, self.mode = db, "ro"
+            logger.error("database %s opened READ-ONLY (%s): saved state is loaded, nothing is "
+                         "written until the disk recovers", self.path, cause)
+            return
+        db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        with self._lock:
+            self._db, self.mode = db, "memory"
         self._migrate()
+        logger.error("database %s cannot be read (%s): running on an EMPTY database in memory "
+                     "until the disk recovers", self.path, cause)
 
     async def start(self) -> None:
-        """Component start: open the database."""
+        """Component start: open the database, watch the disk, apply retention."""
         self.open()
+        self._maintenance = Maintenance(self, RECOVER_EVERY_S, RETENTION_EVERY_S)
+        self._maintenance.start()
 
     async def stop(self) -> None:
-        """Component stop: close the database."""
+        """Component stop: commit what is queued (if the disk lets us), close."""
         self.close()
 
     def close(self) -> None:
-        """Close the database (idempotent)."""
+        """Stop the threads and close the database (idempotent)."""
+        if self._maintenance is not None:
+            self._maintenance.stop()
+            self._maintenance = None
+        self.writer.stop(STOP_FLUSH_S)
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+            self.mode = "closed"
+
+    def try_recover(self) -> bool:
+        """Back to read-write if the disk lets us (called by the maintenance thread)."""
+        if self.mode in ("ro", "memory"):
+            try:
+                fresh = Store(self.path.parent, self._migrations)
+                fresh._open_rw()  # noqa: SLF001 - same class
+            except StoreError as err:
+                self._note_problem(err.__cause__ or err)
+                return False
+            with self._lock:
+                old, self._db, self.mode = self._db, fresh._db, "rw"  # noqa: SLF001
+                fresh._db = None  # noqa: SLF001
+            if old is not None:
+                old.close()
+            logger.warning("database %s is writable again (it was degraded); queued writes "
+                           "follow", self.path)
+        elif self.mode == "rw" and self._problem is not None:
+            try:
+                self.put_state("store", "probe", time.time())
+            except sqlite3.Error:
+                return False
+        self.disk_ok()
+        self.writer.kick()
+        return True
 
     @property
     def version(self) -> int:
@@ -227,9 +344,12 @@ class Store:
         # Applied versions are recorded one by one, so a migration numbered below one already
         # applied (modules developed side by side) still runs; user_version mirrors the newest.
         db = self._conn()
-        with self._lock:
-            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-                       " name TEXT NOT NULL, applied REAL NOT NULL)")
+        try:
+            with self._lock:
+                db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+                           "KEY, name TEXT NOT NULL, applied REAL NOT NULL)")
+        except sqlite3.Error as err:
+            raise StoreError(f"cannot prepare the database {self.path}: {err}") from err
         applied = {int(r[0]) for r in self.query("SELECT version FROM schema_migrations")}
         known = {m.version for m in self._migrations}
         unknown = sorted(applied - known)
@@ -242,7 +362,7 @@ class Store:
             if migration.version in applied:
                 continue
             try:
-                with self.transaction() as tx:
+                with self._write() as tx:
                     for statement in _statements(migration.sql):
                         tx.execute(statement)
                     tx.execute("INSERT INTO schema_migrations (version, name, applied) "
@@ -251,24 +371,94 @@ class Store:
                     tx.execute(f"PRAGMA user_version = {int(newest)}")
             except sqlite3.Error as err:
                 msg = f"database migration {migration.version} ({migration.name}) failed: {err}"
-                raise StoreError(msg) from err
+                raise StoreError(msg) from (err if disk_kind(err) else None)
             applied.add(migration.version)
             logger.info("database migrated to version %d (%s)", migration.version, migration.name)
+
+    # -- health --------------------------------------------------------------------------------
+
+    @property
+    def writable(self) -> bool:
+        """True when writes are attempted (read-write mode; the disk may still refuse them)."""
+        return self.mode == "rw" and self._db is not None
+
+    @property
+    def health(self) -> StoreHealth:
+        """What the store can do now (cheap: no I/O beyond one statvfs)."""
+        path = str(self.path)
+        if self._problem is None and self.mode == "rw":
+            return StoreHealth(ok=True, mode="rw", path=path, queued=self.writer.queued)
+        kind, text, since = self._problem or ("io_error", f"the store is {self.mode}", 0.0)
+        return StoreHealth(ok=False, mode=self.mode, kind=kind, problem=text, path=path,
+                           free_bytes=free_bytes(self.path.parent), since=since,
+                           queued=self.writer.queued)
+
+    def disk_failed(self, err: BaseException, queued: int = 0) -> None:
+        """A write failed because of the disk: remember it (logged once per episode)."""
+        self._note_problem(err, queued)
+
+    def disk_ok(self) -> None:
+        """A write went through: the disk problem, if any, is over."""
+        if self._problem is not None and self.mode == "rw":
+            logger.warning("database %s: the disk takes writes again (%s is over)", self.path,
+                           self._problem[0])
+            self._problem = None
+
+    def _note_problem(self, err: BaseException, queued: int = 0) -> None:
+        kind = disk_kind(err) or "io_error"
+        free = free_bytes(self.path.parent)
+        if free is not None and free < DISK_FULL_BELOW_BYTES:
+            kind = "disk_full"  # SQLite often says "I/O error" when it cannot grow -wal or -shm
+        text = {"disk_full": "disk full", "read_only": "read-only disk"}.get(kind, "disk I/O error")
+        if self._problem is None or self._problem[0] != kind:
+            logger.error("database %s: %s (%s); %s bytes free; %d write(s) held in memory",
+                         self.path, text, err, "unknown" if free is None else free, queued)
+            self._problem = (kind, f"{text}: {err}", time.time())
 
     # -- access --------------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The connection under the store's lock (for the writer thread)."""
+        with self._lock:
+            yield self._conn()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             db = self._conn()
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
             except BaseException:
-                db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction at once, from any thread (BEGIN IMMEDIATE … COMMIT).
+
+        Raises:
+            StoreUnavailableError: the store is read-only or in memory (disk problem).
+            sqlite3.Error: the write failed (a disk problem is also noted in :attr:`health`).
+        """
+        if not self.writable:
+            msg = f"the database {self.path} cannot be written now ({self.health.detail})"
+            raise StoreUnavailableError(msg)
+        try:
+            with self._write() as db:
+                yield db
+        except sqlite3.Error as err:
+            if disk_kind(err):
+                self.disk_failed(err, self.writer.queued)
+            raise
+        self.disk_ok()
+
+    def submit(self, operation: Operation, *, droppable: bool = False) -> int:
+        """Queue a write for the writer thread; returns its ticket at once (see :class:`Writer`)."""
+        return self.writer.submit(operation, droppable=droppable)
 
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Rows of a read query."""
@@ -290,11 +480,7 @@ class Store:
     def record_events(self, rows: list[tuple[str, str, str, dict[str, Any], float]]) -> None:
         """Append audit events (kind, subject, severity, detail, ts) in one transaction."""
         with self.transaction() as db:
-            db.executemany(
-                "INSERT INTO events (ts, kind, subject, severity, detail) VALUES (?, ?, ?, ?, ?)",
-                [(ts, kind, subject, severity, json.dumps(detail, ensure_ascii=False,
-                                                          default=str))
-                 for kind, subject, severity, detail, ts in rows])
+            insert_events(db, rows)
 
     def put_state(self, scope: str, key: str, value: Any) -> None:
         """Save a JSON value for a module (e.g. protection latches) under scope/key."""
@@ -304,10 +490,23 @@ class Store:
                        "updated = excluded.updated",
                        (scope, key, json.dumps(value, ensure_ascii=False), time.time()))
 
+    def apply_retention(self, now: float | None = None) -> dict[str, int]:
+        """Delete finished rows older than ``storage.retention`` says; table → rows deleted."""
+        return apply_retention(self, now)
+
     def get_state(self, scope: str) -> dict[str, Any]:
         """Every saved value of a scope, key → value."""
         rows = self.query("SELECT key, value FROM state WHERE scope = ?", (scope,))
         return {row["key"]: json.loads(row["value"]) for row in rows}
+
+
+def insert_events(db: sqlite3.Connection,
+                  rows: list[tuple[str, str, str, dict[str, Any], float]]) -> None:
+    """Insert audit events (kind, subject, severity, detail, ts) on ``db``."""
+    db.executemany(
+        "INSERT INTO events (ts, kind, subject, severity, detail) VALUES (?, ?, ?, ?, ?)",
+        [(ts, kind, subject, severity, json.dumps(detail, ensure_ascii=False, default=str))
+         for kind, subject, severity, detail, ts in rows])
 
 
 def _statements(script: str) -> list[str]:

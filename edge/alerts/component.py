@@ -18,12 +18,14 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from edge.alerts import phone_routes
 from edge.alerts.channels import AppriseChannel, Channel, MqttChannel
 from edge.alerts.const import ACK_MAX_BYTES, MQTT_CHANNEL, TICK_S
 from edge.alerts.errors import AlertsError
 from edge.alerts.manager import AlertManager
 from edge.alerts.outbox import Dispatcher
 from edge.alerts.roster import Roster
+from edge.alerts.speak import AlertSpeech
 from edge.events import Event, Severity
 from edge.mqtt import Message
 
@@ -62,6 +64,8 @@ class AlertsComponent:
         self._ticker: asyncio.Task[None] | None = None
         self._plugin: Any = None
         self._down_since: float | None = None
+        self.phone: Any = None
+        self.speech = AlertSpeech(app, lambda: self.manager, clock)
 
     async def start(self) -> None:
         """Load the roster, pick up open alerts and the outbox, listen to events and acks."""
@@ -78,9 +82,11 @@ class AlertsComponent:
         self.manager = AlertManager(config, self.app.store, self.roster, self.clock,
                                     self.app.events, self.dispatcher.wake)
         self.manager.load()
+        self.phone = phone_routes.start(self.app, self)  # before the first page is written
         self.app.events.listen(self.manager.on_event)
         self.app.mqtt.subscribe(self.app.topics.alert_ack("+"), self._on_ack, command=True)
         await self.dispatcher.start()
+        await self.speech.start()
         self._down_since = self.clock()
         self._ticker = asyncio.create_task(self._tick_loop(), name="alerts-tick")
         logger.info("alerting started: %d worker(s), %d channel(s)", len(config.alerts.workers),
@@ -94,6 +100,8 @@ class AlertsComponent:
         """Stop ticking and delivering; whatever is unsent stays in the outbox."""
         if self._plugin is not None:
             await self._plugin.stop()
+        phone_routes.stop()
+        await self.speech.stop()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -162,4 +170,5 @@ def create(app: App) -> AlertsComponent:
     """The alerts component of ``app`` (also offered to later components as "alerts")."""
     component = AlertsComponent(app)
     app.provide("alerts", component)
+    phone_routes.register(app, component)
     return component

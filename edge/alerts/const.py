@@ -28,3 +28,21 @@ IDLE_WAKE_S = 1.0        # the dispatcher looks for due retries at least this of
 # -- MQTT -----------------------------------------------------------------------------------------
 MQTT_CHANNEL = "mqtt"
 ACK_MAX_BYTES = 4096
+
+# -- phone page (edge/alerts/phone.py, links.py) ----------------------------------------------------
+LINK_KEY_ENV = "GRIDEDGE_LINK_KEY"      # 64 hex digits; else the key file below
+LINK_KEY_FILE = "phone-link.key"        # in the data directory, mode 0600
+LINK_MAC_BYTES = 15                     # 120-bit MAC: unforgeable, and the link stays short
+LINK_TTL_S = 24 * 3600.0                # a link works this long after its page was sent
+NONCE_TTL_S = 2 * 3600.0                # a page left open this long must be reloaded to act
+NONCE_MEMORY = 4096                     # used nonces remembered (each form is sent once)
+# Per client address (limits' syntax): every request, and refused ones (bad or stale links).
+PHONE_RATE = "30/minute"
+PHONE_FAILURE_RATE = "10/10minutes"
+PHONE_FORM_MAX_BYTES = 2048
+# Channels whose URL scheme posts into a group chat: their links are not bound to one worker.
+GROUP_CHAT_SCHEMES = ("wecombot", "dingtalk", "feishu", "lark", "slack", "discord", "msteams")
+
+# -- spoken alerts (edge/alerts/speak.py) -----------------------------------------------------------
+# A spoken alert waits at most this long for a busy or offline speaker, then counts as missed.
+SPEAK_GRACE_S = 120.0

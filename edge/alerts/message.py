@@ -2,11 +2,15 @@
 
 A message answers, at a glance: what happened, where (compound, post, port, location), since
 when, what the daemon already did, and what to do. Its last line carries the alert id and the
-message sequence number, so a receiver can drop a duplicate delivery.
+message sequence number, so a receiver can drop a duplicate delivery. A page to a worker
+carries the link of the phone page (:mod:`edge.alerts.phone`) when the daemon installed a link
+maker with :func:`use_links`.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,7 +18,19 @@ from zoneinfo import ZoneInfo
 
 from edge.i18n import N_, _
 
-__all__ = ["Alert", "Text", "log_line", "render"]
+__all__ = ["Alert", "LinkMaker", "Text", "log_line", "render", "situation", "use_links", "where"]
+
+logger = logging.getLogger(__name__)
+
+# (alert id, worker id) → URL of the phone page; one daemon per process installs it.
+LinkMaker = Callable[[int, str], str]
+_links: list[LinkMaker] = []
+
+
+def use_links(maker: LinkMaker | None) -> None:
+    """Put the phone-page link into every page to a worker from now on (None: no link)."""
+    _links[:] = [maker] if maker is not None else []
+
 
 KIND_TITLE = {
     "overcurrent": N_("Overcurrent while charging"),
@@ -115,7 +131,8 @@ def where(alert: Alert, site: str) -> tuple[str, str]:
     return short, full
 
 
-def _situation(alert: Alert) -> str:
+def situation(alert: Alert) -> str:
+    """The measured value against its limit, or the reason given with the event."""
     d = alert.detail
     if "measured" in d and "limit" in d:
         cause = CAUSE.get(str(d.get("cause", "")))
@@ -162,19 +179,31 @@ def render(alert: Alert, *, purpose: str, seq: int, site: str, tz: ZoneInfo, rec
     elif purpose == "escalation":
         lines.append(_("Not acknowledged in time; passed on to you."))
     lines.append(_("Where: {where}").format(where=full))
-    situation = _situation(alert)
-    if situation:
-        lines.append(_("What: {what}").format(what=situation))
+    measured = situation(alert)
+    if measured:
+        lines.append(_("What: {what}").format(what=measured))
     lines.append(_("Since: {time}").format(time=_when(alert.first_ts, tz)))
     done = [_(DONE[a]) for a in alert.detail.get("actions", []) if a in DONE]
     if done:
         lines.append(_("Already done: {done}").format(done="; ".join(done)))
     lines.append(_("Please: {todo}").format(todo=_(KIND_TODO.get(alert.kind, N_("check it")))))
-    if recipient:
+    link = _link(alert.id, recipient) if recipient else ""
+    if link:
+        lines.append(_("Acknowledge on the phone: {url}").format(url=link))
+    elif recipient:
         lines.append(_("Acknowledge: gridedge alerts ack {id} --by {worker}").format(
             id=alert.id, worker=recipient))
     lines.append(ref)
     return Text(title, "\n".join(lines))
+
+
+def _link(alert_id: int, recipient: str) -> str:
+    # A page must go out even when its link cannot be made: it then carries the CLI line.
+    try:
+        return _links[0](alert_id, recipient) if _links else ""
+    except Exception:
+        logger.exception("no phone link for alert #%d to %s", alert_id, recipient)
+        return ""
 
 
 def log_line(alert: Alert) -> str:

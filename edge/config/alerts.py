@@ -7,13 +7,14 @@ file and line, like the rest of the site file. Channel URLs are Apprise URLs tak
 
 from __future__ import annotations
 
+import string
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 
-from edge.config.base import ClockTime, DeviceId, StrictModel, closest, fail
+from edge.config.base import ClockTime, DeviceId, SpeakerRef, StrictModel, closest, fail
 from edge.i18n import N_
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Role",
     "ShiftConfig",
     "SilenceMode",
+    "SpeakConfig",
     "WorkerConfig",
     "check_alert_references",
 ]
@@ -111,6 +113,42 @@ class WorkerConfig(StrictModel):
         return [url for url in urls if url]  # an unset ${X:-} means "no such channel here"
 
 
+# Placeholders a spoken alert's text may use (filled by edge.alerts.speak).
+SPEAK_FIELDS = ("what", "where", "post", "port", "location", "site")
+SPEAK_MAX_TEXT = 200
+
+
+class SpeakConfig(StrictModel):
+    """A short alert spoken on named speakers when its escalation step is reached."""
+
+    speakers: list[SpeakerRef] = Field(min_length=1, description="speakers (name or id), e.g. "
+                                       "the gate nearest the post or the duty room")
+    text: str = Field(default="", max_length=SPEAK_MAX_TEXT, description="what to say; may use "
+                      "{what} {where} {post} {port} {location} {site}; empty = a standard "
+                      "sentence")
+    repeat: int = Field(default=2, ge=1, le=3, description="times the text is said")
+    volume: int | None = Field(default=None, ge=0, le=100, description="percent; empty = each "
+                               "speaker's own volume")
+
+    @field_validator("text")
+    @classmethod
+    def _known_fields(cls, text: str) -> str:
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        except ValueError:
+            raise fail(N_("a '{{' or '}}' without its partner; write a placeholder like "
+                          "{{where}}")) from None
+        for name in names:
+            if name not in SPEAK_FIELDS:
+                hint = closest(name, SPEAK_FIELDS)
+                raise fail(N_("unknown placeholder {{{name}}}; use {known}")
+                           if hint is None else N_("unknown placeholder {{{name}}}; did you mean "
+                                                   "{{{hint}}}?"),
+                           name=name, hint=hint or "",
+                           known=" ".join(f"{{{f}}}" for f in SPEAK_FIELDS))
+        return text
+
+
 class EscalationStep(StrictModel):
     """One level of an escalation chain."""
 
@@ -118,6 +156,8 @@ class EscalationStep(StrictModel):
                              "unacknowledged, before this level is notified")
     notify: list[str] = Field(min_length=1, description="roles (grid_worker, duty_officer, "
                               "cadre) and/or worker ids")
+    speak: SpeakConfig | None = Field(default=None, description="also say the alert on these "
+                                      "speakers (in quiet hours only when critical)")
 
 
 class EscalationConfig(StrictModel):

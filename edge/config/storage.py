@@ -9,7 +9,23 @@ from pydantic import Field
 
 from edge.config.base import StrictModel
 
-__all__ = ["LogLevel", "LoggingConfig", "StorageConfig"]
+__all__ = ["LogLevel", "LoggingConfig", "RetentionConfig", "StorageConfig"]
+
+
+class RetentionConfig(StrictModel):
+    """How long finished rows are kept, in days (0 = for ever). Open alerts, queued plays and
+    undelivered notifications are never deleted, however old."""
+
+    plays_days: int = Field(default=366, ge=0, le=3660, description="play log (proof of play), "
+                            "days")
+    events_days: int = Field(default=90, ge=0, le=3660, description="audit events and telemetry "
+                             "events, days")
+    alert_log_days: int = Field(default=366, ge=0, le=3660, description="history lines of "
+                                "resolved alerts, days")
+    notifications_days: int = Field(default=90, ge=0, le=3660, description="sent, failed or "
+                                    "suppressed notifications, days")
+    alerts_days: int = Field(default=366, ge=0, le=3660, description="resolved alerts whose "
+                             "history and notifications are gone, days")
 
 
 class StorageConfig(StrictModel):
@@ -18,6 +34,8 @@ class StorageConfig(StrictModel):
     data_dir: Path = Field(default=Path("data"), description="data directory; relative paths are "
                            "taken from the folder of config.yaml")
     clip_cache_mb: int = Field(default=512, ge=16, le=65536, description="clip cache size, MiB")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig, description="how long "
+                                       "history is kept")
 
 
 class LogLevel(StrEnum):

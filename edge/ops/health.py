@@ -92,7 +92,11 @@ class WriteProbe:
             self.writes += 1
 
     def check(self) -> dict[str, Any]:
-        """The ``store`` check of ``/healthz`` from the last probe."""
+        """The ``store`` check of ``/healthz``: the store's own view, then the last probe."""
+        # A full or read-only disk, with the path and the free space, as the store sees it.
+        store_health = self.app.store.health
+        if not store_health.ok:
+            return {"ok": False, "detail": store_health.detail, "kind": store_health.kind}
         since = self.writing_since
         if since is not None and self.clock() - since > HEALTH_PROBE_STUCK_S:
             return {"ok": False, "detail": f"a write to the database {self.app.store.path.name} "

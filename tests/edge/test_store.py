@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.store import MIGRATIONS, Migration, Store, StoreError
+from edge.store import MIGRATIONS, Migration, Store, StoreError, StoreUnavailableError
 
 
 def test_new_database_is_migrated_to_newest_version(tmp_path: Path) -> None:
@@ -71,12 +71,21 @@ def test_state_values_survive_reopening(tmp_path: Path) -> None:
     again.close()
 
 
-def test_unwritable_data_directory_is_a_clear_error(tmp_path: Path) -> None:
-    """Test that a data directory that cannot be created gives a StoreError naming the path."""
+def test_unwritable_data_directory_degrades_and_says_so(tmp_path: Path) -> None:
+    """Test that a data directory that cannot be created does not stop the store (it used to
+    raise, which kept the whole daemon down): it runs in memory, refuses writes cleanly, and its
+    health names the path."""
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.raises(StoreError, match="cannot open the database"):
-        Store(blocker / "data").open()
+    store = Store(blocker / "data")
+    store.open()
+    health = store.health
+    assert not health.ok and health.mode == "memory"
+    assert str(blocker / "data") in health.detail
+    assert store.get_state("protection") == {}
+    with pytest.raises(StoreUnavailableError, match="cannot be written now"):
+        store.put_state("protection", "P03", {"latched": [4]})
+    store.close()
 
 
 def test_migration_numbered_below_an_applied_one_still_runs(tmp_path: Path) -> None:
