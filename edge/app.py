@@ -40,6 +40,7 @@ COMPONENT_MODULES: tuple[str, ...] = (
     "edge.http",
     "edge.ops.metrics",
     "edge.alerts.component",
+    "edge.reachability",
     "edge.speakers.component",
     "edge.schedule.component",
     "edge.posts.component",

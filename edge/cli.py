@@ -110,11 +110,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     """``gridedge check``: exit 0 when everything is valid, 2 with every problem listed."""
     try:
         config, profiles = _load(args.config)
-        from edge.schedule.cli import check_schedules  # noqa: PLC0415 - check only
-
-        check_schedules(config)
     except ConfigError as err:
         print_problems(err)
+        return EXIT_INVALID
+    from edge.reachability import reachability_problems  # noqa: PLC0415 - check only
+    from edge.schedule.cli import check_schedules  # noqa: PLC0415 - check only
+
+    # Every problem in one run: the schedules' and who can be paged.
+    problems = []
+    try:
+        check_schedules(config)
+    except ConfigError as err:
+        problems += err.problems
+    problems += reachability_problems(config)
+    if problems:
+        print_problems(ConfigError(problems))
         return EXIT_INVALID
     from edge.config.advice import security_warnings  # noqa: PLC0415 - check only
 

@@ -71,6 +71,7 @@ EVENT_RULES: dict[str, Rule] = {
     # the daemon's own link (raised by the manager's broker watch, not by the bus)
     "alerts.broker_unreachable": Rule(Action.RAISE, ("broker_unreachable",), Scope.SITE, _C),
     "alerts.broker_reachable": Rule(Action.RESOLVE, ("broker_unreachable",), Scope.SITE),
+    "alerts.nobody_reachable": Rule(Action.RAISE, ("nobody_reachable",), Scope.SITE, _C),
 }
 
 # An open alert of the key kind holds back the listed kinds: on the same post ("post"), or

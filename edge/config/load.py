@@ -56,7 +56,7 @@ def load_config(path: Path, *, profiles: ProfileRegistry | None = None,
         mark = located.mark(())
         raise ConfigError([Problem(mark.file, mark.line, "", "the file must consist of sections "
                                    "such as 'site:', 'mqtt:', 'speakers:'")])
-    substitute_env(located, os.environ if environ is None else environ, problems)
+    empty_env = substitute_env(located, os.environ if environ is None else environ, problems)
     for section in _DEVICE_SECTIONS:
         _merge_device_defaults(located, section)
     context = _reference_context(located, profiles, problems)
@@ -64,14 +64,24 @@ def load_config(path: Path, *, profiles: ProfileRegistry | None = None,
     problems += found
     if config is not None:
         config._base_dir = path.resolve().parent  # noqa: SLF001 - set once, right after validation
+        # Kept for checks after loading (who can be paged) that name a line and an empty variable.
+        config._marks = dict(located.marks)  # noqa: SLF001
+        config._empty_env = empty_env  # noqa: SLF001
         problems += _missing_files(config, located)
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def substitute_env(located: Located, environ: Mapping[str, str], problems: list[Problem]) -> None:
-    """Replace ``${NAME}`` and ``${NAME:-default}`` in every text value, in place."""
+def substitute_env(located: Located, environ: Mapping[str, str], problems: list[Problem],
+                   ) -> dict[PathKey, tuple[str, ...]]:
+    """Replace ``${NAME}`` and ``${NAME:-default}`` in every text value, in place.
+
+    Returns:
+        The paths whose value came out empty, with the variables that made it so: an unset
+        ``${GRIDEDGE_ALERT_X:-}`` silently drops a phone, and ``check`` must be able to say which.
+    """
+    empty: dict[PathKey, tuple[str, ...]] = {}
 
     def visit(value: Any, path: PathKey) -> Any:
         if isinstance(value, dict):
@@ -79,7 +89,10 @@ def substitute_env(located: Located, environ: Mapping[str, str], problems: list[
         if isinstance(value, list):
             return [visit(v, (*path, i)) for i, v in enumerate(value)]
         if isinstance(value, str) and "${" in value:
-            return _ENV.sub(lambda m: lookup(m, path), value)
+            result = _ENV.sub(lambda m: lookup(m, path), value)
+            if not result.strip():
+                empty[path] = tuple(m[1] for m in _ENV.finditer(value))
+            return result
         return value
 
     def lookup(match: re.Match[str], path: PathKey) -> str:
@@ -95,6 +108,7 @@ def substitute_env(located: Located, environ: Mapping[str, str], problems: list[
         return ""
 
     located.data = visit(located.data, ())
+    return empty
 
 
 def overlay(base: Located, over: Located) -> Located:

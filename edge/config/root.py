@@ -16,6 +16,7 @@ from edge.config.mqtt import MqttConfig
 from edge.config.alerts import AlertsConfig, check_alert_references
 from edge.config.sections import SchedulesConfig
 from edge.config.site import SiteConfig
+from edge.config.source import Mark, PathKey
 from edge.config.storage import LoggingConfig, StorageConfig
 
 __all__ = ["GridedgeConfig"]
@@ -42,6 +43,9 @@ class GridedgeConfig(StrictModel):
                                                description="Home Assistant MQTT discovery")
 
     _base_dir: Path = PrivateAttr(default=Path())
+    # Where each value was written, and which ${VAR:-} left a value empty (set by the loader).
+    _marks: dict[PathKey, Mark] = PrivateAttr(default_factory=dict)
+    _empty_env: dict[PathKey, tuple[str, ...]] = PrivateAttr(default_factory=dict)
 
     @field_validator("alerts")
     @classmethod
@@ -63,6 +67,21 @@ class GridedgeConfig(StrictModel):
     def resolve(self, path: Path) -> Path:
         """A path from the config, made absolute against the config's folder."""
         return path if path.is_absolute() else self._base_dir / path
+
+    def mark(self, path: PathKey) -> Mark | None:
+        """Where ``path`` (or its nearest written ancestor) is in config.yaml; None if unknown."""
+        probe = tuple(path)
+        while probe:
+            if probe in self._marks:
+                return self._marks[probe]
+            probe = probe[:-1]
+        return self._marks.get(())
+
+    def empty_env(self, prefix: PathKey) -> list[str]:
+        """Environment variables that left a value below ``prefix`` empty, in file order."""
+        n = len(prefix)
+        return [name for path, names in self._empty_env.items() if path[:n] == tuple(prefix)
+                for name in names]
 
     @property
     def data_dir(self) -> Path:

@@ -22,3 +22,6 @@ class SchedulesConfig(StrictModel):
                            "(daemon or speaker down) may still play late; later it is missed")
     render_ahead_s: float = Field(default=600.0, ge=0, le=86400, description="seconds before its "
                                   "slot a clip is rendered")
+    max_spoken_s: float = Field(default=120.0, ge=10, le=1800, description="longest a text "
+                                "announcement may take to speak, seconds (estimated from the "
+                                "voice's speed); longer texts are refused by check")

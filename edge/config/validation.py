@@ -6,6 +6,7 @@ the same message for the same mistake.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 import unicodedata
@@ -124,8 +125,11 @@ def _problem(error: Any, located: Located, model: type[BaseModel]) -> Problem:
         message, key = _BOUNDS[kind]
         return Problem(mark.file, mark.line, shown_path, message, {"limit": ctx.get(key)}, got=got)
     if kind in {"enum", "literal_error"}:
+        # pydantic joins the choices in English ("'a', 'b' or 'c'"): list them plainly instead.
+        expected = str(ctx.get("expected", ""))
+        choices = re.findall(r"'([^']*)'", expected) or [expected]
         return Problem(mark.file, mark.line, shown_path, "must be one of: {choices}",
-                       {"choices": ctx.get("expected", "")}, got=got)
+                       {"choices": ", ".join(choices)}, got=got)
     if kind == "string_pattern_mismatch":
         return Problem(mark.file, mark.line, shown_path, "contains characters not allowed here",
                        got=got)

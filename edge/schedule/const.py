@@ -27,9 +27,14 @@ STATE_SCOPE = "schedule"
 RELOAD_POLL_S = 2.0
 
 # --- checks -------------------------------------------------------------------------------------
-# Mandarin TTS speaks about 3.75 characters a second (60 characters ≈ 16 s, measured); a faster
-# figure keeps the overlap check from flagging slots that would in fact not overlap.
+# Mandarin TTS speaks about 3.75 characters a second at 160 words a minute (60 characters ≈ 16 s,
+# measured with espeak-ng cmn); a faster figure keeps the overlap check from flagging slots that
+# would in fact not overlap. Both scale with the configured rate.
+MEASURED_CHARS_PER_S = 3.75
+MEASURED_RATE_WPM = 160
 TEXT_CHARS_PER_S = 4.5
+# A text longer than this to speak is refused (2,000 characters are about 9 minutes).
+DEFAULT_MAX_SPOKEN_S = 120.0
 # Overlaps and calendar gaps are looked for this many days ahead of today.
 CHECK_HORIZON_DAYS = 366
 # After a long stop, slots older than this are not even reported as missed one by one.

@@ -120,6 +120,23 @@ def _interval(value: Any) -> timedelta:
     return timedelta(minutes=minutes)
 
 
+# Staff write the priority in Chinese as often as in English (as ``days:`` takes 工作日).
+_PRIORITY_WORDS = {"普通": "routine", "一般": "routine", "日常": "routine", "重要": "important",
+                   "紧急": "emergency", "应急": "emergency"}
+
+
+def _priority(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    word = unicodedata.normalize("NFKC", value).strip()
+    if word in _PRIORITY_WORDS:
+        return _PRIORITY_WORDS[word]
+    if word.lower() in {p.value for p in Priority}:
+        return word.lower()
+    raise fail(N_("unknown priority; write 普通 (routine), 重要 (important) or 紧急 "
+                  "(emergency)"))
+
+
 def _window(value: Any) -> Any:
     if isinstance(value, str):
         parts = re.split(r"\s*(?:~|～|至|到|-)\s*", value.strip(), maxsplit=1)
@@ -168,7 +185,8 @@ class AnnouncementConfig(StrictModel):
     volume: int | None = Field(default=None, ge=0, le=100, description="percent; default: "
                                "the speaker's volume")
     repeat: int = Field(default=1, ge=1, le=5, description="times the text is said in one clip")
-    priority: Priority = Field(default=Priority.ROUTINE, description="routine, important or "
+    priority: Annotated[Priority, BeforeValidator(_priority)] = Field(
+        default=Priority.ROUTINE, description="routine, important or "
                                "emergency; emergency interrupts and ignores quiet hours")
     enabled: bool = Field(default=True, description="false = keep it in the file but never play")
 
@@ -221,4 +239,7 @@ class ScheduleFileConfig(StrictModel):
     """A schedule file: its announcements by name."""
 
     announcements: dict[Annotated[str, BeforeValidator(_announcement_id)], AnnouncementConfig] = \
-        Field(description="announcements by name (the name is used in the play log)")
+        Field(default_factory=dict, description="announcements by name (the name is used in "
+              "the play log)")
+    paused: bool = Field(default=False, description="true = none of this file's announcements "
+                         "play (a deliberate pause; an empty file is refused instead)")

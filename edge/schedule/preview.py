@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from edge.i18n import N_, _
 from edge.schedule.calendar import ChinaCalendar, DayInfo
-from edge.schedule.checks import FALLBACK_TEXT
+from edge.schedule.checks import FALLBACK_TEXT, SOURCE_TEXT
 from edge.schedule.occurrences import DROP_QUIET, expand
 from edge.schedule.schedule import Schedule
 
@@ -27,9 +27,10 @@ def _day_kind(info: DayInfo) -> str:
 
 
 def _source(info: DayInfo) -> str:
+    source = _(SOURCE_TEXT[info.source]) if info.source in SOURCE_TEXT else info.source
     if info.official:
-        return _("calendar: {source}").format(source=info.source)
-    return _("calendar: {source}, no official data").format(source=info.source)
+        return _("calendar: {source}").format(source=source)
+    return _("calendar: {source}, no official data").format(source=source)
 
 
 def render_preview(schedule: Schedule, *, calendar: ChinaCalendar, tz: ZoneInfo,
@@ -38,6 +39,16 @@ def render_preview(schedule: Schedule, *, calendar: ChinaCalendar, tz: ZoneInfo,
     """The timetable of ``days`` days from ``first``, for the given speaker ids, as text."""
     lines = [_("Quiet hours {start}–{end}: only emergency announcements play.").format(
         start=quiet[0].strftime("%H:%M"), end=quiet[1].strftime("%H:%M"))]
+    # A deliberate pause is shown, so that "nothing scheduled" below is never a surprise.
+    for file in schedule.paused:
+        count = sum(1 for a in schedule.announcements if a.file == file)
+        lines.append(_("PAUSED ('paused: true' in {file}): its {count} announcement(s) do not "
+                       "play.").format(file=file, count=count))
+    off = [a.title for a in schedule.announcements if not a.enabled and a.file not in
+           schedule.paused]
+    if off:
+        lines.append(_("Switched off ('enabled: false'): {titles}.").format(
+            titles=", ".join(off)))
     for n in range(days):
         day = first + timedelta(days=n)
         info = calendar.day(day)

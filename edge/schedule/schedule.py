@@ -56,6 +56,8 @@ class Schedule:
     files: tuple[Path, ...] = ()
     notes: tuple[Problem, ...] = ()
     fingerprint: str = ""
+    # Files marked `paused: true`: their announcements are loaded but never play.
+    paused: tuple[str, ...] = ()
     by_id: dict[str, Announcement] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -43,8 +43,12 @@ def test_critical_alert_escalates_repeats_and_stops_on_ack(
             assert await rig.until(lambda: len(receiver.to("chen")) == 1)
             alert_id = receiver.to("chen")[0]["ref"][0]
             rig.alerts.manager.acknowledge(alert_id, "王芳", "on my way")
-            assert await rig.until(lambda: len(receiver.to("chen")) == 2)
+            # Everyone paged but the acknowledger hears who took it, each on their own lane:
+            # wait for both notices before counting, or a late one counts as a message too many.
+            assert await rig.until(lambda: len(receiver.to("chen")) == 2
+                                   and len(receiver.to("duty")) == 3)
             assert "王芳" in receiver.to("chen")[1]["message"]
+            assert "王芳" in receiver.to("duty")[2]["message"]
             before = len(receiver.posts)
             for _ in range(6):
                 await rig.advance(10)

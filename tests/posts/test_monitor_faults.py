@@ -42,12 +42,16 @@ def site(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     """One daemon with a garbage target, a healthy neighbour, a silent post and a post to reset."""
     site_id = f"t-faults-{secrets.token_hex(3)}"
     tmp = tmp_path_factory.mktemp("faults")
+    # Only Q1 is meant to fall silent (after 10 s). The others get an hour, so that under load,
+    # when earlier tests of the module run long, no silence timeout races the event a test waits
+    # for (L1's first post.offline must be its will, not its silence).
+    quiet = {"offline_after_s": 3600}
     devices = {
-        "X1": {"name": "X1桩", "location": "垃圾数据"},
-        "G2": {"name": "G2桩", "location": "邻居"},
+        "X1": {"name": "X1桩", "location": "垃圾数据", **quiet},
+        "G2": {"name": "G2桩", "location": "邻居", **quiet},
         "Q1": {"name": "Q1桩", "location": "不说话"},
-        "L1": {"name": "L1桩", "location": "遗嘱"},
-        "K1": {"name": "K1桩", "location": "复位"},
+        "L1": {"name": "L1桩", "location": "遗嘱", **quiet},
+        "K1": {"name": "K1桩", "location": "复位", **quiet},
     }
     data = site_config(site_id, broker, tmp / "data", **sections(devices))
     path = tmp / "config.yaml"

@@ -95,7 +95,7 @@ def test_preview_marks_holiday_and_quiet_hour_drops(tmp_path: Path) -> None:
     assert text.splitlines() == [
         "静音时段 21:30–07:00：只播紧急广播。",
         "",
-        "2026-10-01 周四  节假日：国庆节  [日历来源：chinese-calendar]",
+        "2026-10-01 周四  节假日：国庆节  [日历来源：官方日历]",
         "  东门 (east_gate):",
         "    10:00  养老金  (普通, 约 1 秒)  不播：国庆节",
         "    20:00  反诈  (普通, 约 0 秒)",
@@ -120,9 +120,9 @@ def test_preview_command_names_the_fallback_for_2027(tmp_path: Path,
     assert run_cli("schedule", "preview", "-c", str(tmp_path / "config.yaml"),
                    "--date", "2027-03-01", "--speaker", "东门") == 0
     out = capsys.readouterr().out
-    assert "2027-03-01 Mon  working day  [calendar: holidays-estimate, no official data]" in out
+    assert "2027-03-01 Mon  working day  [calendar: an estimate by rule, no official data]" in out
     assert "    10:00  养老金  (routine, about 1 s)" in out
-    assert "working days there follow the holidays package's estimate" in out
+    assert "working days there follow an estimate by rule" in out
 
 
 def test_preview_command_unknown_speaker(tmp_path: Path,

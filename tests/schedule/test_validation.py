@@ -70,9 +70,30 @@ def test_overlapping_times_on_one_speaker(tmp_path: Path) -> None:
         at: "08:30"
     """
     assert problems(tmp_path, text) == [
-        ("announcements.yaml:9: announcements.反诈: 08:30 overlaps '医保' on 东门 (from 2026-11-28): "
-        "'医保' starts at 08:30 and plays about 9 s, until 08:30:09; a speaker plays one clip at "
-        "a time: move one of them")]
+        ("announcements.yaml:9: announcements.反诈: '反诈' at 08:30 overlaps '医保' (line 2) at "
+         "08:30 on 东门 (from 2026-11-28): '医保' starts at 08:30 and plays about 9 s, until "
+         "08:30:09; a speaker plays one clip at a time: move one of them")]
+
+
+def test_overlap_is_reported_at_the_announcement_written_later(tmp_path: Path) -> None:
+    """Test that an overlap caused by a newly added announcement (written below, playing
+    earlier in the day) is reported at the new one's line, naming both."""
+    long_text = "请各位居民注意用电安全，不要在楼道里给电动自行车充电。" * 12
+    text = f"""\
+    announcements:
+      防火:
+        text: 防火提醒
+        speakers: [东门]
+        at: "08:31"
+      新增:
+        text: {long_text}
+        speakers: [东门]
+        at: "08:30"
+    """
+    (found,) = problems(tmp_path, text)
+    assert found.startswith("announcements.yaml:9: announcements.新增: '新增' at 08:30 overlaps "
+                            "'防火' (line 2) at 08:31 on 东门 (from 2026-11-28): '新增' starts "
+                            "at 08:30 and plays about ")
 
 
 def test_every_shorter_than_the_clip(tmp_path: Path, ) -> None:
@@ -167,3 +188,35 @@ def test_emergency_may_play_in_quiet_hours(tmp_path: Path) -> None:
     """Test that an emergency announcement in quiet hours is accepted."""
     text = "announcements:\n  a:\n    text: x\n    at: '23:00'\n    priority: emergency\n"
     assert len(load(site(tmp_path, text)).announcements) == 1
+
+
+@pytest.mark.parametrize(("word", "priority"), [("普通", "routine"), ("重要", "important"),
+                                                ("紧急", "emergency"), ("Emergency", "emergency")])
+def test_priority_in_chinese_words(tmp_path: Path, word: str, priority: str) -> None:
+    """Test that staff may write the priority as 普通/重要/紧急, as days: takes 工作日."""
+    text = f"announcements:\n  a:\n    text: x\n    at: '08:30'\n    priority: {word}\n"
+    assert load(site(tmp_path, text)).announcements[0].priority.value == priority
+
+
+def test_unknown_priority_is_explained_in_chinese_without_english_words(tmp_path: Path) -> None:
+    """Test that a wrong priority gets a Chinese message listing the Chinese words, with no
+    English 'or' in it."""
+    set_language("zh")
+    text = "announcements:\n  a:\n    text: x\n    at: '08:30'\n    priority: 很急\n"
+    assert problems(tmp_path, text) == [
+        "announcements.yaml:5: announcements.a.priority: 不认识的优先级；请写 普通、重要 或 "
+        "紧急（也可以写 routine、important、emergency）（实际写的是 很急）"]
+
+
+def test_a_choice_list_has_no_english_or(tmp_path: Path) -> None:
+    """Test that a wrong choice in config.yaml lists the allowed values without an English 'or'."""
+    set_language("zh")
+    config_text = (Path(__file__).resolve().parents[2] / "config.yaml").read_text("utf-8")
+    config_text = config_text.replace("  silence_mode: hold", "  silence_mode: 保持")
+    (tmp_path / "config.yaml").write_text(config_text, encoding="utf-8")
+    from edge.config import load_config
+
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "config.yaml")
+    (problem,) = info.value.problems
+    assert problem.text() == "只能是以下之一：hold, suppress（实际写的是 保持）"

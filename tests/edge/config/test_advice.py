@@ -12,6 +12,11 @@ from tests.conftest import REPO, write_site
 ORIGINAL = (REPO / "config.yaml").read_text(encoding="utf-8")
 
 
+@pytest.fixture(autouse=True)
+def _channels(site_environ: dict[str, str]) -> None:
+    """Every phone of the shipped roster is set: these tests are about the broker only."""
+
+
 def _check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     path = write_site(tmp_path, text)
     code = main(["--lang", "en", "check", "-c", str(path)])

@@ -33,7 +33,7 @@ def _check(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str],
     return code, [line.replace(str(path), "config.yaml") for line in err.splitlines()[:-1]]
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 def test_shipped_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
     """Test that the config.yaml of the real site passes `gridedge check` with exit 0."""
     code = main(["--lang", "en", "check", "-c", str(REPO / "config.yaml")])
@@ -93,7 +93,7 @@ CASES = [
 ]
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 @pytest.mark.parametrize(("old", "new", "where", "expected"), CASES)
 def test_typical_mistake_gives_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                            old: str, new: str, where: str, expected: str) -> None:
@@ -110,7 +110,7 @@ def test_typical_mistake_gives_one_message(tmp_path: Path, capsys: pytest.Captur
     assert problems == [f"config.yaml:{where_line}{expected.format(first=first)}"]
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 def test_messages_are_chinese_by_default(tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     """Test that staff get the message in Chinese unless they ask for English."""
@@ -124,7 +124,7 @@ def test_messages_are_chinese_by_default(tmp_path: Path,
     assert "发现 1 个问题" in err
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 def test_site_language_setting_switches_to_english(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """Test that `site.language: en` makes check speak English without --lang."""
@@ -135,7 +135,7 @@ def test_site_language_setting_switches_to_english(tmp_path: Path,
     assert "must be at most 100 (got 140)" in capsys.readouterr().err
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 def test_every_problem_is_reported_in_one_run_sorted_by_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Test that several mistakes are all listed at once, in file order, without a traceback."""
@@ -152,9 +152,9 @@ def test_every_problem_is_reported_in_one_run_sorted_by_line(
 
 
 def test_missing_environment_variable_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                               clean_environ: None) -> None:
+                                               site_environ: None) -> None:
     """Test that a ${NAME} secret that is not set is reported with its line and how to fix it."""
-    del clean_environ
+    del site_environ
     text = _edit("${GRIDEDGE_MQTT_PASSWORD:-}", "${GRIDEDGE_MQTT_PASSWORD}")
     code, problems = _check(tmp_path, text, capsys)
     assert code == 2
@@ -175,7 +175,7 @@ def test_environment_variable_is_substituted(tmp_path: Path, monkeypatch: pytest
     assert load_config(path).mqtt.password == "s3cret"
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 def test_device_settings_merge_over_defaults(tmp_path: Path) -> None:
     """Test that a speaker's own volume wins over the default, and the others inherit it."""
     from edge.config import load_config
@@ -188,7 +188,7 @@ def test_device_settings_merge_over_defaults(tmp_path: Path) -> None:
     assert config.data_dir == tmp_path / "data"
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 def test_missing_required_setting_points_at_its_parent(tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Test that a device without a name is reported at the device's line with the key to add."""
@@ -201,7 +201,7 @@ def test_missing_required_setting_points_at_its_parent(tmp_path: Path,
                         "add 'name:'"]
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 def test_bad_device_id_explains_topic_rule(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     """Test that a Chinese speaker id is refused with a hint to put Chinese under name:."""
@@ -213,7 +213,7 @@ def test_bad_device_id_explains_topic_rule(tmp_path: Path,
     assert problems[0].startswith(f"config.yaml:{_line_of(text, '西门口:')}: speakers.devices.西门口")
 
 
-@pytest.mark.usefixtures("clean_environ")
+@pytest.mark.usefixtures("site_environ")
 def test_two_devices_with_one_name_are_refused(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """Test that two speakers called 东门 are refused at the second one's name."""
