@@ -24,6 +24,8 @@ CSRF_HEADER = "X-CSRF-Token"
 # Wrong passwords are free up to this many per account name or per client address within the
 # window; after that each further attempt must wait, doubling from LOCK_FIRST_S to LOCK_MAX_S.
 FREE_FAILURES = 10
+# One client address may try more names before it waits (an office PC shared by several people).
+ADDRESS_FREE_FAILURES = 50
 FAILURE_WINDOW_S = 15 * 60.0
 LOCK_FIRST_S = 30.0
 LOCK_MAX_S = 15 * 60.0

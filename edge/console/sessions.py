@@ -27,7 +27,7 @@ from aiohttp import web
 from aiohttp_session import Session, get_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from edge.console.const import (COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, FAILURE_WINDOW_S,
+from edge.console.const import (ADDRESS_FREE_FAILURES, COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, FAILURE_WINDOW_S,
                                 FREE_FAILURES, KEY_FILE, LOCK_FIRST_S, LOCK_MAX_S,
                                 MAX_TRACKED_CLIENTS, SESSION_MAX_AGE_S)
 from edge.console.users import Account, Users
@@ -121,7 +121,7 @@ class _Record:
 
 
 class LoginLimiter:
-    """Counts wrong passwords per key (account name, client address) and makes them wait.
+    """Counts wrong passwords per key (``user:<name>``, ``addr:<ip>``) and makes them wait.
 
     Args:
         clock: monotonic seconds (durations); injectable for tests.
@@ -146,7 +146,8 @@ class LoginLimiter:
             while record.failures and record.failures[0] < now - FAILURE_WINDOW_S:
                 record.failures.popleft()
             record.failures.append(now)
-            if len(record.failures) >= FREE_FAILURES:
+            free = ADDRESS_FREE_FAILURES if key.startswith("addr:") else FREE_FAILURES
+            if len(record.failures) >= free:
                 record.locked_until = now + min(LOCK_MAX_S, LOCK_FIRST_S * 2 ** record.locks)
                 record.locks += 1
         while len(self._records) > MAX_TRACKED_CLIENTS:
