@@ -20,12 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 from edge.alerts import phone_routes
 from edge.alerts.channels import AppriseChannel, Channel, MqttChannel
-from edge.alerts.const import ACK_MAX_BYTES, MQTT_CHANNEL, TICK_S
+from edge.alerts.clock import SteadyClock
+from edge.alerts.const import (ACK_MAX_BYTES, MQTT_CHANNEL, PRUNE_EVERY_S, SILENCES_EVERY_S,
+                               TICK_S)
 from edge.alerts.errors import AlertsError
 from edge.alerts.manager import AlertManager
 from edge.alerts.outbox import Dispatcher
 from edge.alerts.roster import Roster
 from edge.alerts.speak import AlertSpeech
+from edge.alerts.working import WorkingSet
+from edge.i18n import _
 from edge.events import Event, Severity
 from edge.mqtt import Message
 
@@ -52,20 +56,32 @@ class AlertsComponent:
 
     Args:
         app: the daemon.
-        clock: epoch seconds now; tests pass a clock they move by hand.
+        clock: the wall clock, epoch seconds (shifts, silences, what people read).
+        monotonic: the monotonic clock (every duration: escalation, repeats, retries, the broker
+            watch). Tests pass clocks they move by hand, and may step the wall clock alone.
     """
 
-    def __init__(self, app: App, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, app: App, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.app = app
         self.clock = clock
+        self.monotonic = monotonic
+        self.steady = SteadyClock(clock, monotonic)
         self.roster: Roster | None = None
+        self.working: WorkingSet | None = None
         self.manager: AlertManager | None = None
         self.dispatcher: Dispatcher | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._plugin: Any = None
         self._down_since: float | None = None
         self.phone: Any = None
-        self.speech = AlertSpeech(app, lambda: self.manager, clock)
+        self.speech = AlertSpeech(app, lambda: self.manager, self.steady, clock)
+        self._store_alert = ""
+
+    @property
+    def duplicates(self) -> int:
+        """Notifications sent again whose earlier attempt may have arrived (for /metrics)."""
+        return 0 if self.dispatcher is None else self.dispatcher.stats["duplicates"]
 
     async def start(self) -> None:
         """Load the roster, pick up open alerts and the outbox, listen to events and acks."""
@@ -78,16 +94,21 @@ class AlertsComponent:
         for wid, worker in config.alerts.workers.items():
             for i, url in enumerate(worker.channels):
                 channels[f"{wid}:{i}"] = AppriseChannel(f"{wid}:{i}", url)
-        self.dispatcher = Dispatcher(self.app.store, channels, self.clock, self.app.events)
-        self.manager = AlertManager(config, self.app.store, self.roster, self.clock,
-                                    self.app.events, self.dispatcher.wake)
+        self.working = WorkingSet(self.app.store, on_durable=self._durable)
+        self.working.open()
+        self.dispatcher = Dispatcher(self.working, channels, self.steady, self.clock,
+                                     self.app.events, link_up=lambda: self.app.mqtt.connected)
+        self.manager = AlertManager(config, self.working, self.roster, self.steady, self.clock,
+                                    self.app.events, self.dispatcher.wake, disk=self.app.store)
+        self.manager.link_probe = lambda: (self.app.mqtt.connected,
+                                           int(self.app.mqtt.stats.get("connects", 0)))
         self.manager.load()
         self.phone = phone_routes.start(self.app, self)  # before the first page is written
         self.app.events.listen(self.manager.on_event)
         self.app.mqtt.subscribe(self.app.topics.alert_ack("+"), self._on_ack, command=True)
         await self.dispatcher.start()
         await self.speech.start()
-        self._down_since = self.clock()
+        self._down_since = self.monotonic()
         self._ticker = asyncio.create_task(self._tick_loop(), name="alerts-tick")
         logger.info("alerting started: %d worker(s), %d channel(s)", len(config.alerts.workers),
                     len(channels))
@@ -111,19 +132,50 @@ class AlertsComponent:
             for channel in self.dispatcher.channels.values():
                 await channel.close()
 
+    def _durable(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
     async def _tick_loop(self) -> None:
+        assert self.manager is not None and self.working is not None  # noqa: S101
+        silences_at = prune_at = self.monotonic()
         while True:
             try:
                 self._watch_broker()
-                if self.manager is not None:
-                    self.manager.tick()
+                self._watch_store()
+                if self.monotonic() >= silences_at:
+                    silences_at = self.monotonic() + SILENCES_EVERY_S
+                    # the CLI writes silences to disk: read them off the loop
+                    self.manager.set_silences(await asyncio.to_thread(self.manager.read_silences))
+                self.manager.tick()
+                if self.monotonic() >= prune_at:
+                    prune_at = self.monotonic() + PRUNE_EVERY_S
+                    self.working.prune(self.clock())
             except Exception:
                 logger.exception("alert escalation round failed; next round in %.2f s", TICK_S)
             await asyncio.sleep(TICK_S)
 
+    def _watch_store(self) -> None:
+        """The store's own trouble is an alert like any other, sent though nothing is recorded."""
+        assert self.manager is not None  # noqa: S101
+        health = self.app.store.health
+        if not health.ok and not self._store_alert:
+            self._store_alert = health.kind or "io_error"
+            free = "?" if health.free_bytes is None else f"{health.free_bytes / 1024:.0f} KiB"
+            what = _("disk full") if health.kind == "disk_full" else _("disk cannot be written")
+            reason = _("{what}: {path}, {free} free; protection goes on, records wait in "
+                       "memory").format(what=what, path=health.path, free=free)
+            self.app.events.emit(Event("store.degraded", "", Severity.CRITICAL, {
+                "reason": reason, "path": health.path, "free_bytes": health.free_bytes,
+                "problem": health.problem, "mode": health.mode}))
+        elif health.ok and self._store_alert:
+            self._store_alert = ""
+            self.app.events.emit(Event("store.recovered", "", Severity.INFO,
+                                       {"path": health.path}))
+
     def _watch_broker(self) -> None:
         assert self.manager is not None and self.dispatcher is not None  # noqa: S101
-        now = self.clock()
+        now = self.monotonic()
         open_alert = "broker_unreachable" in self.manager.open_keys
         if self.app.mqtt.connected:
             if self._down_since is not None:
@@ -138,7 +190,8 @@ class AlertsComponent:
         if not open_alert and now - self._down_since >= after:
             mqtt = self.app.config.mqtt
             self.manager.on_event(Event("alerts.broker_unreachable", "", Severity.CRITICAL, {
-                "reason": f"{mqtt.host}:{mqtt.port}", "since": self._down_since}))
+                "reason": f"{mqtt.host}:{mqtt.port}",
+                "since": self.clock() - (now - self._down_since)}))
 
     def _on_ack(self, message: Message) -> None:
         assert self.manager is not None  # noqa: S101

@@ -16,23 +16,39 @@ MQTT_PUBACK_TIMEOUT_S = 20.0
 # Apprise calls block: each channel gets its own threads, so a hung service holds back only itself.
 APPRISE_THREADS_PER_CHANNEL = 4
 APPRISE_TIMEOUT_S = 30.0
-# Notifications fetched from the outbox per round, and delivery confirmations per transaction.
-FETCH_BATCH = 1000
-CONFIRM_BATCH = 500
-CONFIRM_FLUSH_S = 0.05
+# last_error of a row while its send is in flight: found so after a crash, it may have arrived.
+IN_FLIGHT_MARK = "in flight"
 
 # -- timing ---------------------------------------------------------------------------------------
 TICK_S = 0.25            # escalation, silence expiry and broker watch
+SILENCES_EVERY_S = 1.0   # silences written by the CLI are read from disk this often
 IDLE_WAKE_S = 1.0        # the dispatcher looks for due retries at least this often
 
 # -- MQTT -----------------------------------------------------------------------------------------
 MQTT_CHANNEL = "mqtt"
+
+# -- duplicates -----------------------------------------------------------------------------------
+# Where a channel has room for it, the stable id "<alert id>-<seq>" of each message.
+DEDUP_FIELD = "gridedge_id"
+DEDUP_HEADER = "X-Gridedge-Id"
 ACK_MAX_BYTES = 4096
+
+# -- working state --------------------------------------------------------------------------------
+# Resolved alerts whose notifications all ended are forgotten from memory after this long (they
+# stay on disk until retention).
+PRUNE_RESOLVED_AFTER_S = 3600.0
+PRUNE_EVERY_S = 60.0
+
+# -- hold-down ------------------------------------------------------------------------------------
+# Hold-down of an offline speaker (posts use their own offline_after_s unless alerts.offline_hold_s).
+DEFAULT_HOLD_S = 180
+# After the broker link comes back, offline devices get this long to say they are online again
+# before their hold-down may run out (wills replayed by a restarting broker page nobody).
+RECONNECT_GRACE_S = 30.0
 
 # -- phone page (edge/alerts/phone.py, links.py) ----------------------------------------------------
 LINK_KEY_ENV = "GRIDEDGE_LINK_KEY"      # 64 hex digits; else the key file below
 LINK_KEY_FILE = "phone-link.key"        # in the data directory, mode 0600
-LINK_MAC_BYTES = 15                     # 120-bit MAC: unforgeable, and the link stays short
 LINK_TTL_S = 24 * 3600.0                # a link works this long after its page was sent
 NONCE_TTL_S = 2 * 3600.0                # a page left open this long must be reloaded to act
 NONCE_MEMORY = 4096                     # used nonces remembered (each form is sent once)

@@ -58,8 +58,9 @@ def load_link_key(data_dir: Path) -> bytes:
     """The link key: from the environment, else the data directory (made on first start).
 
     Raises:
-        LinkError: the environment variable is set but is not 64 hex digits.
-        OSError: the key file cannot be read or created.
+        LinkError: the environment variable is set but is not 64 hex digits, or the key file
+            is not a key.
+        OSError: the key file exists but cannot be read.
     """
     text = os.environ.get(LINK_KEY_ENV, "").strip()
     if text:
@@ -75,24 +76,37 @@ def load_link_key(data_dir: Path) -> bytes:
     try:
         key = path.read_bytes()
     except FileNotFoundError:
-        data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_bytes(_KEY_BYTES)
-        # O_EXCL: two daemons started at once on one folder must not each write their own key.
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            return _create(path, key)
         except FileExistsError:
             return path.read_bytes()
-        with os.fdopen(fd, "wb") as file:
-            file.write(key)
-            file.flush()
-            os.fsync(file.fileno())
-        logger.info("created the phone link key %s (mode 0600)", path)
-        return key
+        except OSError as err:
+            # A full or read-only disk must not take the links away: this run's links work.
+            logger.warning("cannot save the phone link key (%s); links in pages work until the "
+                           "daemon restarts", err)
+            return key
     if len(key) != _KEY_BYTES:
         msg = f"{path} is not a phone link key ({len(key)} bytes); delete it to make a new one"
         raise LinkError(msg)
     if path.stat().st_mode & 0o077:
         logger.warning("%s is readable by other users; chmod 600 it", path)
+    return key
+
+
+def _create(path: Path, key: bytes) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # O_EXCL: two daemons started at once on one folder must not each write their own key.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(key)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError:
+        path.unlink(missing_ok=True)  # never leave half a key behind
+        raise
+    logger.info("created the phone link key %s (mode 0600)", path)
     return key
 
 

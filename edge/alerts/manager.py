@@ -1,7 +1,12 @@
 """The alert lifecycle: events in, alerts raised / folded / updated / acknowledged / resolved.
 
-Every change is one SQLite transaction that also writes the notifications it causes (the outbox),
-so nothing is sent that was not recorded first. Escalation, repeats, silences and inhibition are
+Every change is one transaction on the in-memory working set (:mod:`edge.alerts.working`) that
+also writes the notifications it causes (the outbox); the working set journals it to disk, and a
+notification leaves once it is on disk (or at once while the disk refuses writes).
+
+An offline device pages only once it has stayed offline for its hold-down (default: the post's
+``offline_after_s``), counted while the broker link is up: wills replayed by a restarting broker
+and devices that come straight back page nobody. Escalation, repeats, silences and inhibition are
 in :mod:`edge.alerts.paging`; this module decides *what* happened to which alert.
 """
 
@@ -16,7 +21,8 @@ from typing import Any
 from edge.alerts.errors import AlertsError, UnknownAlertError, UnknownWorkerError
 from edge.alerts.message import log_line
 from edge.alerts.paging import Paging
-from edge.alerts.rules import EVENT_RULES, INHIBITS, Action, Rule, parse_subject
+from edge.alerts.const import DEFAULT_HOLD_S, RECONNECT_GRACE_S
+from edge.alerts.rules import EVENT_RULES, HOLD_DOWN_KINDS, INHIBITS, Action, Rule, parse_subject
 from edge.config import GridedgeConfig
 from edge.config.alerts import SilenceMode
 from edge.events import Event, EventBus, Severity
@@ -33,11 +39,18 @@ _FIRST_ACTIONS = {"overcurrent": ["cutoff_sent"], "recut": ["cutoff_sent"],
 class AlertManager(Paging):
     """Turns daemon events into alerts and keeps their state in the database."""
 
-    def __init__(self, config: GridedgeConfig, store: Any, roster: Any, clock: Callable[[], float],
-                 events: EventBus | None, wake: Callable[[], None]) -> None:
-        super().__init__(config, store, roster, clock, wake)
+    def __init__(self, config: GridedgeConfig, working: Any, roster: Any,
+                 clock: Callable[[], float], wall: Callable[[], float],
+                 events: EventBus | None, wake: Callable[[], None], disk: Any = None) -> None:
+        super().__init__(config, working, roster, clock, wall, wake, disk)
         self._events = events
         self.open_keys: dict[str, int] = {}
+        # key → (steady deadline, event, rule, target): offline conditions in their hold-down
+        self.pending: dict[str, tuple[float, Event, Rule, Any]] = {}
+        self._link_up = True
+        self._connects = 0
+        # (connected, connects so far) of the broker link; None = no broker (tests of rules)
+        self.link_probe: Callable[[], tuple[bool, int]] | None = None
         self.stats = {"raised": 0, "folded": 0, "resolved": 0, "acked": 0, "rejected": 0,
                       "ack_refused": 0}
 
@@ -63,10 +76,15 @@ class AlertManager(Paging):
                            event.kind, event.subject, rule.scope.value)
             return
         try:
-            if rule.action is Action.RAISE:
+            if rule.action is Action.RAISE and rule.kinds[0] in HOLD_DOWN_KINDS:
+                self._hold_down(event, rule, target)
+            elif rule.action is Action.RAISE:
                 self._raise(event, rule, target)
             elif rule.action is Action.RESOLVE:
                 for kind in rule.kinds:
+                    if self.pending.pop(target.key(kind), None) is not None:
+                        logger.info("%s is back within its hold-down: nobody paged",
+                                    target.key(kind))
                     alert_id = self.open_keys.get(target.key(kind))
                     if alert_id is not None:
                         self.resolve(alert_id, by=event.kind)
@@ -79,6 +97,62 @@ class AlertManager(Paging):
             logger.exception("could not record the alert of event %s %s", event.kind,
                              event.subject)
         self._wake()
+
+    # -- hold-down of offline conditions -----------------------------------------------------
+
+    def _hold_s(self, target: Any) -> float:
+        configured = self._config.alerts.offline_hold_s
+        if configured is not None:
+            return float(configured)
+        post = self._config.posts.devices.get(target.post) if target.post else None
+        return float(post.offline_after_s) if post is not None else float(DEFAULT_HOLD_S)
+
+    def _hold_down(self, event: Event, rule: Rule, target: Any) -> None:
+        self.sync_link()
+        key = target.key(rule.kinds[0])
+        if key in self.open_keys or key in self.pending:
+            return
+        hold = self._hold_s(target)
+        # A post found silent has already been offline for silent_s; a will or an "offline"
+        # report starts the condition now.
+        lasted = event.detail.get("silent_s") if event.detail.get("how") == "silent" else 0
+        left = max(0.0, hold - float(lasted if isinstance(lasted, int | float) else 0))
+        self.pending[key] = (self._clock() + left, event, rule, target)
+        logger.info("%s: offline; paging only if it lasts %.0f s more", key, left)
+
+    def sync_link(self) -> None:
+        """Follow the broker link: offline hold-downs count only while it is up.
+
+        After a (re)connect the devices get a grace to say they are online again (their retained
+        availability arrives at once), so wills replayed by a restarting broker page nobody.
+        """
+        if self.link_probe is None:
+            return
+        up, connects = self.link_probe()
+        reconnected = connects != self._connects
+        self._connects = connects
+        if up and (reconnected or not self._link_up) and self.pending:
+            now = self._clock()
+            self.pending = {
+                key: (max(deadline, now + min(self._hold_s(target), RECONNECT_GRACE_S)), event,
+                      rule, target)
+                for key, (deadline, event, rule, target) in self.pending.items()}
+        self._link_up = up
+
+    def tick(self) -> None:
+        """Offline conditions whose hold-down ran out page now; then escalation (see Paging)."""
+        self.sync_link()
+        if self._link_up and self.pending:
+            now = self._clock()
+            for key, (deadline, event, rule, target) in list(self.pending.items()):
+                if deadline <= now:
+                    del self.pending[key]
+                    try:
+                        self._raise(event, rule, target)
+                    except sqlite3.Error:
+                        logger.exception("could not raise the held-down alert %s", key)
+                    self._wake()
+        super().tick()
 
     def _raise(self, event: Event, rule: Rule, target: Any) -> None:
         kind = rule.kinds[0]
@@ -179,9 +253,10 @@ class AlertManager(Paging):
             logger.info("alert #%d was already acknowledged by %s", alert_id, row["acked_by"])
             return worker
         now = self._clock()
+        wall = self._wall()
         with self._store.transaction() as db:
             db.execute("UPDATE alerts SET state = 'acknowledged', acked_by = ?, acked_ts = ?, "
-                       "ack_note = ?, next_ts = NULL WHERE id = ?", (worker, now, note, alert_id))
+                       "ack_note = ?, next_ts = NULL WHERE id = ?", (worker, wall, note, alert_id))
             self.log(db, alert_id, "acknowledged", by=worker, detail={"note": note})
             others = [r for r in self.notified(db, alert_id) if r != worker]
             self.tell(db, alert_id, others, "ack", now,
@@ -201,7 +276,7 @@ class AlertManager(Paging):
         now = self._clock()
         with self._store.transaction() as db:
             db.execute("UPDATE alerts SET state = 'resolved', resolved_ts = ?, resolved_by = ?, "
-                       "next_ts = NULL WHERE id = ?", (now, by, alert_id))
+                       "next_ts = NULL WHERE id = ?", (self._wall(), by, alert_id))
             self.log(db, alert_id, "resolved", by=by)
             self.tell(db, alert_id, self.notified(db, alert_id), "all_clear", now, extra=by,
                       clear=True)

@@ -43,6 +43,7 @@ KIND_TITLE = {
     "play_failed": N_("Announcement failed"),
     "schedule_rejected": N_("Schedule edit rejected"),
     "broker_unreachable": N_("Site message broker unreachable"),
+    "disk_full": N_("Disk full"),
 }
 KIND_TODO = {
     "overcurrent": N_("go to the post, check the e-bike, charger and socket of this port; reset "
@@ -59,6 +60,8 @@ KIND_TODO = {
     "play_failed": N_("check the speaker; the announcement did not play"),
     "schedule_rejected": N_("the last schedule edit has an error; run 'gridedge check' and fix "
                             "it (the previous schedule stays in use)"),
+    "disk_full": N_("free space on the edge box's data disk; protection and paging go on, the "
+                    "records wait in memory until the disk takes writes again"),
     "broker_unreachable": N_("check the site's network box and the MQTT broker; posts and "
                              "speakers cannot be watched meanwhile"),
 }
@@ -83,6 +86,7 @@ RESOLVED_BY = {
     "play.done": N_("the speaker played again"),
     "schedule.reloaded": N_("a corrected schedule was loaded"),
     "alerts.broker_reachable": N_("the broker is reachable again"),
+    "store.recovered": N_("the disk takes writes again"),
 }
 
 

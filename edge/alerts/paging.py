@@ -1,7 +1,12 @@
 """Who gets which message when: escalation steps, repeats, silences, inhibition, MQTT records.
 
-Methods here run inside the caller's transaction (``db``) so that an alert's change and the
-outbox rows it causes are written together, before anything is sent.
+Methods here run inside the caller's transaction (``db``, on the in-memory working set) so that
+an alert's change and the outbox rows it causes are journaled together, before anything is sent.
+
+Two clocks: ``clock`` is the steady clock (epoch-like seconds that follow the monotonic clock) and
+measures every duration: escalation steps, repeats, retries. ``wall`` is the wall clock, used only
+for calendar decisions (who is on shift, silences set until a time of day) and for what people
+read. A wall clock stepped by NTP in either direction neither delays nor hurries a page.
 """
 
 from __future__ import annotations
@@ -28,14 +33,18 @@ _PAGED = ("firing", "repeat", "escalation")
 class Paging:
     """Escalation and delivery planning over the alerts tables."""
 
-    def __init__(self, config: GridedgeConfig, store: Any, roster: Any,
-                 clock: Callable[[], float], wake: Callable[[], None]) -> None:
+    def __init__(self, config: GridedgeConfig, working: Any, roster: Any,
+                 clock: Callable[[], float], wall: Callable[[], float],
+                 wake: Callable[[], None], disk: Any = None) -> None:
         self._config = config
-        self._store = store
+        self._store = working
+        self._disk = disk
         self._roster = roster
         self._clock = clock
+        self._wall = wall
         self._wake = wake
-        self._silences: list[tuple[str, str, float]] = []  # (scope, target, end_ts)
+        self._silences: list[tuple[int, str, str, float]] = []  # (id, scope, target, end_ts)
+        self._ended: set[int] = set()
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -68,7 +77,7 @@ class Paging:
             detail: dict[str, Any] | None = None) -> None:
         """One line of the alert's history."""
         db.execute("INSERT INTO alert_log (alert_id, ts, what, by, detail) VALUES (?, ?, ?, ?, ?)",
-                   (alert_id, self._clock(), what, by,
+                   (alert_id, self._wall(), what, by,
                     json.dumps(detail or {}, ensure_ascii=False, default=str)))
 
     # -- writing the outbox ----------------------------------------------------------------------
@@ -82,15 +91,16 @@ class Paging:
               purpose: str, now: float, *, state: str = "pending", extra: str = "") -> None:
         alert = self.view(alert_id, db)
         site, tz = self._config.site.name, self._config.site.tz
+        wall = self._wall()
         for worker in workers:
             text = render(alert, purpose=purpose, seq=seq, site=site, tz=tz, recipient=worker,
-                          now=now, extra=extra)
+                          now=wall, extra=extra)
             for i, _url in enumerate(self._roster.workers[worker].channels):
                 db.execute("INSERT INTO notifications (alert_id, seq, recipient, channel, purpose, "
                            "title, body, state, created_ts, next_try_ts) VALUES "
                            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            (alert_id, seq, worker, f"{worker}:{i}", purpose, text.title,
-                            text.body, state, now, now))
+                            text.body, state, wall, now))
 
     def record(self, db: sqlite3.Connection, alert_id: int, now: float, seq: int | None = None,
                ) -> None:
@@ -105,13 +115,13 @@ class Paging:
                                       "post", "port", "speaker", "area", "first_ts", "last_ts",
                                       "count", "level", "acked_by", "acked_ts", "ack_note",
                                       "resolved_ts", "resolved_by")}
-        record.update(seq=seq, title=text.title, message=text.body,
+        record.update(seq=seq, dedup_id=f"{alert_id}-{seq}", title=text.title, message=text.body,
                       detail=json.loads(row["detail"]))
         db.execute("INSERT INTO notifications (alert_id, seq, recipient, channel, purpose, title, "
                    "body, retain, state, created_ts, next_try_ts) VALUES "
                    "(?, ?, ?, ?, 'record', '', ?, 1, 'pending', ?, ?)",
                    (alert_id, seq, MQTT_CHANNEL, MQTT_CHANNEL,
-                    json.dumps(record, ensure_ascii=False, default=str), now, now))
+                    json.dumps(record, ensure_ascii=False, default=str), self._wall(), now))
 
     def tell(self, db: sqlite3.Connection, alert_id: int, workers: list[str], purpose: str,
              now: float, *, extra: str = "", clear: bool = False) -> None:
@@ -124,7 +134,7 @@ class Paging:
             db.execute("INSERT INTO notifications (alert_id, seq, recipient, channel, purpose, "
                        "body, retain, state, created_ts, next_try_ts) VALUES "
                        "(?, ?, ?, ?, 'clear', '', 1, 'pending', ?, ?)",
-                       (alert_id, seq, MQTT_CHANNEL, MQTT_CHANNEL, now, now))
+                       (alert_id, seq, MQTT_CHANNEL, MQTT_CHANNEL, self._wall(), now))
 
     def page(self, db: sqlite3.Connection, alert_id: int, level: int, purpose: str, now: float, *,
              suppressed: bool = False, record_only: bool = False) -> None:
@@ -140,8 +150,9 @@ class Paging:
             self.record(db, alert_id, now, seq)
             return
         targets: list[str] = []
+        wall = self._wall()   # shifts are a calendar matter
         while level < len(steps):
-            targets = self._roster.targets(steps[level].notify, area, now)
+            targets = self._roster.targets(steps[level].notify, area, wall)
             if targets:
                 break
             self.log(db, alert_id, "nobody_on_duty", detail={"level": level})
@@ -151,7 +162,7 @@ class Paging:
         if not targets:
             level = len(steps) - 1
             names = sorted({n for s in steps for n in s.notify})
-            targets = self._roster.targets(names, area, now, ignore_shifts=True)
+            targets = self._roster.targets(names, area, wall, ignore_shifts=True)
             logger.error("alert #%d: nobody of the chain is on duty; paging %s off shift",
                          alert_id, ", ".join(targets) or "NOBODY (the roster has no reachable "
                          "worker)")
@@ -169,16 +180,28 @@ class Paging:
 
     # -- silences and inhibition --------------------------------------------------------------
 
+    def read_silences(self) -> list[tuple[int, str, str, float]]:
+        """The silences on disk not yet ended (the CLI writes them there); call off the loop."""
+        if self._disk is None:
+            return []
+        rows = self._disk.query("SELECT id, scope, target, start_ts, end_ts FROM silences "
+                                "WHERE ended_ts IS NULL")
+        return [(r["id"], r["scope"], r["target"], r["start_ts"], r["end_ts"]) for r in rows]
+
+    def set_silences(self, rows: list[tuple[int, str, str, float, float]]) -> None:
+        """Use these silences (wall-clock times: "until 18:00" is a calendar decision)."""
+        now = self._wall()
+        self._silences = [(i, scope, target, end) for i, scope, target, start, end in rows
+                          if start <= now and i not in self._ended]
+
     def load_silences(self) -> None:
-        """Read the active silences (the CLI writes them into the same database)."""
-        rows = self._store.query("SELECT scope, target, end_ts FROM silences WHERE ended_ts IS "
-                                 "NULL AND start_ts <= ?", (self._clock(),))
-        self._silences = [(r["scope"], r["target"], r["end_ts"]) for r in rows]
+        """Read the active silences now (start-up and tests; the daemon reads them off the loop)."""
+        self.set_silences(self.read_silences())
 
     def hold_reason(self, kind: str, post: str, speaker: str, area: str) -> str:
         """'silenced', 'inhibited' or '' for an alert of ``kind`` about post/speaker now."""
-        now = self._clock()
-        for scope, target, end_ts in self._silences:
+        now = self._wall()
+        for _id, scope, target, end_ts in self._silences:
             if end_ts > now and ((scope == "post" and post and target == post)
                                  or (scope == "area" and area and target == area)):
                 return "silenced"
@@ -209,18 +232,22 @@ class Paging:
     def tick(self) -> None:
         """Due repeats and escalations; silences that ended; held alerts that may go out now."""
         now = self._clock()
-        ended = self._store.query("SELECT id, scope, target FROM silences WHERE ended_ts IS NULL "
-                                  "AND end_ts <= ?", (now,))
+        wall = self._wall()
+        ended = [(i, scope, target) for i, scope, target, end_ts in self._silences
+                 if end_ts <= wall]
         if ended:
-            with self._store.transaction() as db:
-                db.executemany("UPDATE silences SET ended_ts = ? WHERE id = ?",
-                               [(now, r["id"]) for r in ended])
-            for r in ended:
-                logger.info("silence of %s %s ended", r["scope"], r["target"])
-        self.load_silences()
+            self._ended.update(i for i, _s, _t in ended)
+            self._silences = [s for s in self._silences if s[0] not in self._ended]
+            if self._disk is not None:
+                marks = [(wall, i) for i, _s, _t in ended]
+                self._disk.submit(lambda db: db.executemany(
+                    "UPDATE silences SET ended_ts = ? WHERE id = ?", marks))
+            for _i, scope, target in ended:
+                logger.info("silence of %s %s ended", scope, target)
         changed = False
-        held = self._store.query("SELECT id, kind, post, speaker, area, level FROM alerts WHERE "
-                                 "state = 'firing' AND held IN ('silenced', 'inhibited')")
+        held = self._store.query("SELECT id, kind, post, speaker, area, level, level_ts, "
+                                 "severity FROM alerts WHERE state = 'firing' AND held IN "
+                                 "('silenced', 'inhibited')")
         for r in held:
             if not self.hold_reason(r["kind"], r["post"], r["speaker"], r["area"]):
                 self._release(r, now)
@@ -242,11 +269,14 @@ class Paging:
                            (now, r["id"]))
                 self.page(db, r["id"], 0, "firing", now)
             else:
-                # The escalation clock resumes at the level reached before the hold.
-                step = self._roster.chain(self.row(r["id"])["severity"]).steps[r["level"]]
-                db.execute("UPDATE alerts SET held = '', level_ts = ?, next_ts = ? WHERE id = ?",
-                           (now - step.after_min * 60, now, r["id"]))
-        logger.info("alert #%d is no longer held; paging resumes", r["id"])
+                # The reminders keep their original schedule: the next one is the next slot of
+                # the repeat grid that began when the alert first paged, not one at once.
+                chain = self._roster.chain(r["severity"])
+                every = chain.repeat_every_min * 60
+                slots = math.floor((now - r["level_ts"]) / every) + 1
+                db.execute("UPDATE alerts SET held = '', next_ts = ? WHERE id = ?",
+                           (r["level_ts"] + slots * every, r["id"]))
+        logger.info("alert #%d is no longer held; paging resumes on its schedule", r["id"])
 
     def _due(self, r: sqlite3.Row, now: float) -> None:
         reason = self.hold_reason(r["kind"], r["post"], r["speaker"], r["area"])

@@ -9,7 +9,8 @@ posts component's staff reset). A link from a group chat first asks which paged 
 Forms are plain POSTs back to the same URL (no JavaScript needed, no cookies): the token names
 the alert and the worker, a signed single-use nonce from the page proves the form came from a
 page the daemon showed. After a POST the browser is sent back to the page (303), which then
-shows the new state. A resolved alert or an expired, forged or foreign link shows nothing but
+shows the new state. Who is on site is kept in memory and written to the audit log
+(``alert.on_site``); after a restart the worker taps 已到现场处理 again. A resolved alert or an expired, forged or foreign link shows nothing but
 "this link no longer works". Every client address is rate-limited, and refused requests count
 against it faster.
 
@@ -31,7 +32,7 @@ from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from edge.alerts.const import (GROUP_CHAT_SCHEMES, NONCE_MEMORY, PHONE_FAILURE_RATE, PHONE_RATE)
+from edge.alerts.const import GROUP_CHAT_SCHEMES, NONCE_MEMORY, PHONE_FAILURE_RATE, PHONE_RATE
 from edge.alerts.errors import AlertsError
 from edge.alerts.links import LinkClaim, LinkError, PhoneLinks
 from edge.alerts.message import DONE, KIND_TITLE, KIND_TODO, SEVERITY_LABEL, situation, where
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 ON_SITE_EVENT = "alert.on_site"
 # Alert kinds whose port a worker on site may release with 复位 (a latch of protection).
 _RESETTABLE = ("overcurrent", "recut")
-_PAGED = ("firing", "repeat", "escalation")
 _HTML_LANG = {"zh": "zh-CN", "en": "en"}
 _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -137,12 +137,14 @@ class PhonePage:
         manager: the alert manager, once alerting has started.
         links: checks tokens and makes the nonces of the forms.
         clock: wall-clock epoch seconds, for the times shown.
+        query: reads the alert manager's working state (``sql, params -> rows``).
     """
 
     def __init__(self, app: App, manager: Callable[[], AlertManager | None], links: PhoneLinks,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], query: Callable[..., list[Any]]) -> None:
         self._app = app
         self._manager = manager
+        self._query = query
         self._links = links
         self._clock = clock
         self._used_nonces: OrderedDict[str, None] = OrderedDict()
@@ -248,10 +250,9 @@ class PhonePage:
             self._used_nonces.popitem(last=False)
 
     def _paged(self, alert_id: int) -> list[str]:
-        rows = self._app.store.query(
+        rows = self._query(
             "SELECT recipient FROM notifications WHERE alert_id = ? AND purpose IN "
-            f"({','.join('?' * len(_PAGED))}) GROUP BY recipient ORDER BY MIN(id)",
-            (alert_id, *_PAGED))
+            "('firing', 'repeat', 'escalation') GROUP BY recipient ORDER BY MIN(id)", (alert_id,))
         workers = self._app.config.alerts.workers
         return [r["recipient"] for r in rows if r["recipient"] in workers]
 

@@ -62,7 +62,10 @@ def start(app: App, component: AlertsComponent) -> PhonePage | None:
 
     use_links(link)
     logger.info("phone page at %s/a/…", http.base_url)
-    return PhonePage(app, lambda: component.manager, links, component.clock)
+    def query(sql: str, params: tuple[Any, ...]) -> list[Any]:
+        return component.working.query(sql, params) if component.working is not None else []
+
+    return PhonePage(app, lambda: component.manager, links, component.clock, query)
 
 
 def stop() -> None:

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from edge.events import Severity
 
-__all__ = ["EVENT_RULES", "INHIBITS", "Action", "Rule", "Scope", "Target", "parse_subject"]
+__all__ = ["EVENT_RULES", "HOLD_DOWN_KINDS", "INHIBITS", "Action", "Rule", "Scope", "Target", "parse_subject"]
 
 
 class Action(StrEnum):
@@ -72,7 +72,14 @@ EVENT_RULES: dict[str, Rule] = {
     "alerts.broker_unreachable": Rule(Action.RAISE, ("broker_unreachable",), Scope.SITE, _C),
     "alerts.broker_reachable": Rule(Action.RESOLVE, ("broker_unreachable",), Scope.SITE),
     "alerts.nobody_reachable": Rule(Action.RAISE, ("nobody_reachable",), Scope.SITE, _C),
+    # the daemon's own disk (raised by the alerts component's store watch)
+    "store.degraded": Rule(Action.RAISE, ("disk_full",), Scope.SITE, _C),
+    "store.recovered": Rule(Action.RESOLVE, ("disk_full",), Scope.SITE),
 }
+
+# Kinds that page only once the condition has lasted its hold-down (a broker restart replays
+# every device's will; a device back within the hold-down pages nobody).
+HOLD_DOWN_KINDS = ("post_offline", "speaker_offline")
 
 # An open alert of the key kind holds back the listed kinds: on the same post ("post"), or
 # everywhere ("site"). A post that is offline cannot report anything trustworthy; with the broker

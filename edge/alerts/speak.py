@@ -2,7 +2,7 @@
 
 The last resort when nobody answers the phone: the gate nearest the post, or the duty room,
 says "3号充电桩4号口充电过载…" out loud. A step's speech is due ``after_min`` after the alert was
-raised, on the same clock as escalation, and is spoken only if the alert is then still firing
+raised, on the same steady clock as escalation (an NTP step moves it neither way), and is spoken only if the alert is then still firing
 and not held (silenced or inhibited). Outside quiet hours it plays as an important
 announcement; in quiet hours only a critical alert is spoken (as an emergency, which plays
 through them), any other is skipped, logged and recorded as an ``alert.speak_skipped`` event.
@@ -52,14 +52,16 @@ class AlertSpeech:
     Args:
         app: the daemon (config, events, the "speakers" service).
         manager: the alert manager, once alerting has started.
-        clock: the escalation clock (the alerts component's); also the site time for quiet hours.
+        steady: the escalation clock (epoch-like, advancing with the monotonic clock).
+        wall: the wall clock, for quiet hours (a calendar decision) and an earlier run's alerts.
     """
 
     def __init__(self, app: App, manager: Callable[[], AlertManager | None],
-                 clock: Callable[[], float]) -> None:
+                 steady: Callable[[], float], wall: Callable[[], float]) -> None:
         self._app = app
         self._manager = manager
-        self._clock = clock
+        self._clock = steady
+        self._wall = wall
         self._due: dict[tuple[int, int], float] = {}   # (alert id, step) → due on the clock
         self._task: asyncio.Task[None] | None = None
         self._plays: set[asyncio.Task[None]] = set()
@@ -76,7 +78,7 @@ class AlertSpeech:
             return
         manager = self._manager()
         assert manager is not None  # noqa: S101 - started after the manager
-        now, wall = self._clock(), time.time()
+        now, wall = self._clock(), self._wall()
         for alert_id in list(manager.open_keys.values()):
             row = manager.row(alert_id)
             if row is not None:
@@ -122,9 +124,9 @@ class AlertSpeech:
         now = self._clock()
         for key in sorted(k for k, due in self._due.items() if due <= now):
             del self._due[key]
-            self._speak(*key, now)
+            self._speak(*key, self._wall())
 
-    def _speak(self, alert_id: int, step_index: int, now: float) -> None:
+    def _speak(self, alert_id: int, step_index: int, wall: float) -> None:
         manager = self._manager()
         row = manager.row(alert_id) if manager is not None else None
         if row is None or row["state"] != "firing" or row["held"]:
@@ -133,7 +135,7 @@ class AlertSpeech:
         speak: SpeakConfig = step.speak  # type: ignore[assignment]
         critical = row["severity"] == Severity.CRITICAL.value
         quiet = self._app.config.site.quiet_hours
-        moment = datetime.fromtimestamp(now, self._app.config.site.tz).time()
+        moment = datetime.fromtimestamp(wall, self._app.config.site.tz).time()
         if not critical and in_quiet_hours(moment, quiet.start, quiet.end):
             self._skipped(alert_id, step_index, "quiet_hours")
             return
@@ -144,6 +146,7 @@ class AlertSpeech:
         text = speech_text(speak.text, self._fields(manager, alert_id))
         request = PlayRequest(
             key=f"alert:{alert_id}:step{step_index + 1}", announcement=f"alert #{alert_id}",
+            # Due now on the fleet's own clock: it judges lateness against the real wall time.
             speakers=tuple(speak.speakers), due=time.time(), grace_s=SPEAK_GRACE_S,
             priority=Priority.EMERGENCY if critical else Priority.IMPORTANT, text=text,
             volume=speak.volume, repeat=speak.repeat, source="alert")

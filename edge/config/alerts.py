@@ -202,6 +202,10 @@ class AlertsConfig(StrictModel):
     broker_unreachable_after_s: int = Field(default=120, ge=5, le=86400, description="MQTT "
                                             "broker gone this long = one 'broker unreachable' "
                                             "alert, seconds")
+    offline_hold_s: int | None = Field(default=None, ge=0, le=86400, description="a post or "
+                                       "speaker must stay offline this long before anyone is "
+                                       "paged, seconds; empty = the post's offline_after_s "
+                                       "(speakers: 180)")
 
     @field_validator("escalation")
     @classmethod

@@ -18,7 +18,7 @@ from edge.config import load_config
 from edge.events import Event, Severity
 from edge.profiles import load_registry
 
-__all__ = ["AlertsRig", "ManualClock", "Receiver", "roster_section"]
+__all__ = ["AlertsRig", "ManualClock", "MonotonicClock", "Receiver", "roster_section"]
 
 REF = re.compile(r"#(\d+) · 第(\d+)条")
 HANG_GUARD_S = 20.0
@@ -41,6 +41,7 @@ class Receiver:
                 if status == 200:  # noqa: PLR2004
                     data = json.loads(body)
                     data["path"] = self.path.strip("/")
+                    data["id_header"] = self.headers.get("X-Gridedge-Id")
                     match = REF.search(data.get("message", ""))
                     data["ref"] = (int(match[1]), int(match[2])) if match else None
                     with rig._cond:
@@ -82,6 +83,20 @@ class Receiver:
         """Stop serving."""
         self._server.shutdown()
         self._server.server_close()
+
+
+class MonotonicClock:
+    """The real monotonic clock plus whatever the test added (time passing faster, on purpose)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass at once."""
+        self.offset += seconds
 
 
 class ManualClock:
@@ -129,7 +144,8 @@ class AlertsRig:
         self.config = load_config(config_path)
         self.app = App(self.config, load_registry())
         self.clock = clock
-        self.alerts = AlertsComponent(self.app, clock=clock)
+        self.mono = MonotonicClock()
+        self.alerts = AlertsComponent(self.app, clock=clock, monotonic=self.mono)
 
     async def __aenter__(self) -> AlertsRig:
         await self.app.store.start()
@@ -157,12 +173,22 @@ class AlertsRig:
         return True
 
     async def advance(self, minutes: float) -> None:
-        """Move the clock and run an escalation round at the new time."""
+        """Let time pass (both clocks) and run an escalation round at the new time."""
         self.clock.advance(minutes * 60)
+        self.mono.advance(minutes * 60)
+        assert self.alerts.manager is not None
+        self.alerts.manager.load_silences()
+        self.alerts.manager.tick()
+        await asyncio.sleep(0)
+
+    async def step_wall(self, seconds: float) -> None:
+        """Step the wall clock alone (NTP), then run an escalation round."""
+        self.clock.advance(seconds)
         assert self.alerts.manager is not None
         self.alerts.manager.tick()
         await asyncio.sleep(0)
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        """Rows of a query on the daemon's database."""
-        return self.app.store.query(sql, params)
+        """Rows of a query on the daemon's alert state (the in-memory working set)."""
+        assert self.alerts.working is not None
+        return self.alerts.working.query(sql, params)

@@ -94,7 +94,7 @@ def test_offline_post_inhibits_its_other_alerts_until_online(
 
     async def scenario() -> None:
         async with AlertsRig(config, clock) as rig:
-            rig.emit(Event("post.offline", "P03", Severity.WARNING, {"silent_s": 200}))
+            rig.emit(Event("post.offline", "P03", Severity.WARNING, {"how": "silent", "silent_s": 200}))
             assert await rig.until(lambda: len(receiver.to("wang")) == 1)
             rig.emit(Event("post.sensor_fault", "P03/2", Severity.WARNING, {"reason": "NaN"}))
             await asyncio.sleep(0.3)

@@ -22,7 +22,14 @@ from edge.alerts.const import LINK_KEY_FILE
 from edge.app import App
 from edge.config import load_config
 from edge.profiles import load_registry
-from tests.alerts.rig import HANG_GUARD_S, ManualClock, Receiver, roster_section, trip
+from tests.alerts.rig import (
+    HANG_GUARD_S,
+    ManualClock,
+    MonotonicClock,
+    Receiver,
+    roster_section,
+    trip,
+)
 from tests.broker.harness import Broker
 
 LINK = re.compile(r"(http://[^\s/]+/a/[A-Za-z0-9_.-]+)")
@@ -54,7 +61,8 @@ class PhoneRig:
         self.app = App(self.config, load_registry())
         self.clock = clock
         self.http = http_module.create(self.app)
-        self.alerts = AlertsComponent(self.app, clock=clock)
+        self.mono = MonotonicClock()
+        self.alerts = AlertsComponent(self.app, clock=clock, monotonic=self.mono)
         phone_routes.register(self.app, self.alerts)  # as the component's create() does
 
     async def __aenter__(self) -> PhoneRig:
@@ -273,3 +281,49 @@ def test_signatures_and_nonces_are_compared_in_constant_time(
             assert calls[1][0] != calls[1][1]
 
     asyncio.run(scenario())
+
+
+def test_links_outlive_a_restart_and_the_key_can_come_from_the_environment(
+        phone_config: Path, receiver: Receiver, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Test that a link sent before a restart still opens its page after it (the key stays in
+    the data directory), and that with GRIDEDGE_LINK_KEY set no key file is written."""
+    monkeypatch.delenv("GRIDEDGE_LINK_KEY", raising=False)
+
+    async def scenario() -> None:
+        async with PhoneRig(phone_config, clock) as rig:
+            rig.app.events.emit(trip())
+            (_alert_id, link), = (await _links(receiver, "wang", 1)).items()
+            key_file = rig.config.data_dir / LINK_KEY_FILE
+        path = urllib.parse.urlsplit(link).path  # each rig listens on a new free port
+        async with PhoneRig(phone_config, clock) as rig:
+            status, page, _ = await rig.get(rig.http.base_url + path)
+            assert status == 200 and "4号口" in page
+        key_file.unlink()
+        monkeypatch.setenv("GRIDEDGE_LINK_KEY", "ab" * 32)
+        async with PhoneRig(phone_config, clock) as rig:
+            assert rig.alerts.phone is not None
+            assert (await rig.get(rig.http.base_url + path))[0] == 404  # the old key's link
+            assert not key_file.exists()
+
+    asyncio.run(scenario())
+
+
+def test_a_bad_key_turns_links_off_but_never_a_page(
+        phone_config: Path, receiver: Receiver, clock: ManualClock,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Test that a malformed GRIDEDGE_LINK_KEY is logged as an error and pages still go out,
+    with the shell command instead of a link."""
+    monkeypatch.setenv("GRIDEDGE_LINK_KEY", "not-hex")
+
+    async def scenario() -> None:
+        async with PhoneRig(phone_config, clock) as rig:
+            assert rig.alerts.phone is None
+            rig.app.events.emit(trip())
+            assert await asyncio.to_thread(receiver.wait_for, lambda: receiver.to("wang"))
+            message = receiver.to("wang")[0]["message"]
+            assert "gridedge alerts ack" in message and "/a/" not in message
+
+    asyncio.run(scenario())
+    assert any("GRIDEDGE_LINK_KEY must be 64 hex digits" in r.getMessage()
+               for r in caplog.records if r.levelname == "ERROR")

@@ -17,7 +17,14 @@ from edge.app import App
 from edge.config import ConfigError
 from edge.events import Event, Severity
 from edge.speakers import component as speakers_component
-from tests.alerts.rig import HANG_GUARD_S, ManualClock, Receiver, roster_section, trip
+from tests.alerts.rig import (
+    HANG_GUARD_S,
+    ManualClock,
+    MonotonicClock,
+    Receiver,
+    roster_section,
+    trip,
+)
 from tests.broker.harness import Broker
 from tests.speakers.rig import load, simulator, speakers_section, until
 
@@ -52,7 +59,8 @@ class SpeakRig:
         await self.sim.start()
         await self.app.store.start()
         self.app.events.listen(self.events.append)
-        self.alerts = AlertsComponent(self.app, clock=self.clock)
+        self.mono = MonotonicClock()
+        self.alerts = AlertsComponent(self.app, clock=self.clock, monotonic=self.mono)
         for part in (http_module.create(self.app), self.alerts,
                      speakers_component.create(self.app)):
             await part.start()
@@ -71,6 +79,7 @@ class SpeakRig:
     async def advance(self, minutes: float) -> None:
         """Move the clock, then run an escalation and a speech round at the new time."""
         self.clock.advance(minutes * 60)
+        self.mono.advance(minutes * 60)
         self.alerts.manager.tick()
         self.alerts.speech.tick()
         await asyncio.sleep(0)

@@ -13,7 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 import apprise
 
 from edge.alerts.channels.base import Notification
-from edge.alerts.const import APPRISE_THREADS_PER_CHANNEL, APPRISE_TIMEOUT_S
+from edge.alerts.const import (APPRISE_THREADS_PER_CHANNEL, APPRISE_TIMEOUT_S, DEDUP_FIELD,
+                               DEDUP_HEADER)
 from edge.alerts.errors import ChannelError, PermanentChannelError
 
 __all__ = ["AppriseChannel", "is_apprise_url"]
@@ -45,9 +46,20 @@ class AppriseChannel:
                                         thread_name_prefix=f"apprise-{name}")
         self._slots = asyncio.Semaphore(APPRISE_THREADS_PER_CHANNEL)
 
-    def _notify(self, title: str, body: str) -> bool:
+    def _notify(self, title: str, body: str, ref: str) -> bool:
         client = apprise.Apprise(asset=_ASSET)
-        client.add(self._url)
+        plugin = apprise.Apprise.instantiate(self._url, asset=_ASSET)
+        if plugin is None:
+            return False
+        # The stable id receivers drop duplicates by: a JSON/form field and a header where the
+        # service has them (json://, form://, xml://); the text carries it for the others.
+        extras = getattr(plugin, "payload_extras", None)
+        if isinstance(extras, dict):
+            extras[DEDUP_FIELD] = ref
+        headers = getattr(plugin, "headers", None)
+        if isinstance(headers, dict):
+            headers[DEDUP_HEADER] = ref
+        client.add(plugin)
         return bool(client.notify(title=title, body=body))
 
     async def send(self, notification: Notification) -> None:
@@ -58,7 +70,7 @@ class AppriseChannel:
         async with self._slots:
             loop = asyncio.get_running_loop()
             call = loop.run_in_executor(self._pool, self._notify, notification.title,
-                                        notification.body)
+                                        notification.body, notification.ref)
             try:
                 ok = await asyncio.wait_for(call, APPRISE_TIMEOUT_S)
             except TimeoutError:

@@ -22,6 +22,11 @@ class Notification:
     body: str          # for MQTT: the JSON record ("" = clear the retained record)
     retain: bool
 
+    @property
+    def ref(self) -> str:
+        """The stable id of this message, ``<alert id>-<seq>``: the same on every redelivery."""
+        return f"{self.alert_id}-{self.seq}"
+
 
 class Channel(Protocol):
     """Delivers notifications. ``send`` returns only once the far end confirmed."""
