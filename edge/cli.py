@@ -17,7 +17,7 @@ from edge.i18n import LANGUAGES, _, set_language
 from edge.profiles import ProfileRegistry, load_registry
 from edge.registry import load_modules
 
-__all__ = ["main"]
+__all__ = ["main", "print_problems", "quiet_broker_log"]
 
 logger = logging.getLogger("edge.cli")
 
@@ -46,10 +46,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_FAILED
     _choose_language(args)
-    code = int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `gridedge posts status | head`: the reader has what it wanted. Point stdout at
+        # /dev/null so that the interpreter's own flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = EXIT_OK
     if argv is None:
         sys.exit(code)
     return code
+
+
+def quiet_broker_log() -> None:
+    """For a command that talks to the daemon over MQTT and reports a broker it cannot reach in
+    its own words: the client's "retrying" log line (for the daemon's log) would only confuse."""
+    logging.getLogger("edge.mqtt").setLevel(logging.CRITICAL)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ RETRY_MAX_S = 120.0
 # (with the backoff above that is about 6 hours of trying).
 MAX_ATTEMPTS = 200
 # QoS 1 publishes waiting for their PUBACK: paho overwrites unacknowledged messages past 65,535
-# (shared/reference/measurements.md), and a replay must not flood the broker either.
+# (docs/architecture.md, "Measured limits"), and a replay must not flood the broker either.
 MQTT_MAX_IN_FLIGHT = 200
 MQTT_PUBACK_TIMEOUT_S = 20.0
 # Apprise calls block: each channel gets its own threads, so a hung service holds back only itself.

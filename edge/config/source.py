@@ -198,9 +198,10 @@ def read_yaml(path: Path, shown_as: str | None = None) -> Located:
 def read_yaml_text(text: str, name: str) -> Located:
     """Parse YAML ``text`` shown as file ``name`` into :class:`Located` data."""
     lines = text.splitlines()
-    problems = _tab_problems(lines, name)
+    problems = _tab_problems(lines, name) + _fullwidth_indent_problems(lines, name)
     if problems:
-        # A tab breaks the parse at that line; the parser's own message would only confuse.
+        # A tab breaks the parse at that line, and a full-width space in front of a key can make
+        # the parser drop the line without a word: the parser's view would only confuse.
         raise ConfigError(problems)
     try:
         node = yaml.compose(text, Loader=_FastLoader)
@@ -220,6 +221,23 @@ def read_yaml_text(text: str, name: str) -> Located:
     return builder.located
 
 
+_KEY_AFTER_INDENT = re.compile(r"^(?:[-－][ \u3000]+)?[^\s:：#]+:(?:\s|$)")
+
+
+def _fullwidth_indent_problems(lines: list[str], name: str) -> list[Problem]:
+    # Only lines that look like "key: value" (half-width colon) after the indentation: a spoken
+    # text may well start its paragraph with full-width spaces.
+    out = []
+    for number, line in enumerate(lines, 1):
+        stripped = line.lstrip(" \u3000")
+        indent = line[: len(line) - len(stripped)]
+        if FULLWIDTH_SPACE in indent and _KEY_AFTER_INDENT.match(stripped):
+            found = ime_problem(line, number, name)
+            if found is not None:
+                out.append(found)
+    return out
+
+
 def _tab_problems(lines: list[str], name: str) -> list[Problem]:
     out = []
     for number, line in enumerate(lines, 1):
@@ -230,18 +248,47 @@ def _tab_problems(lines: list[str], name: str) -> list[Problem]:
     return out
 
 
+# Characters a Chinese input method types where YAML needs its ASCII twin.
+FULLWIDTH_SPACE = "\u3000"
+_KEY_COLON = re.compile(r"^[ \u3000]*(?:[-－][ \u3000]+)?([^\s:：#'\"“”‘’]+)[ \u3000]*：")
+_DASH = re.compile(r"^[ \u3000]*－")
+
+
+def ime_problem(line: str, number: int, name: str) -> Problem | None:
+    """The input-method character that breaks this line's YAML structure, with the fix, or None.
+
+    Looked for only where the parser failed: a full-width colon inside a text value, or a
+    full-width space inside a spoken text, is what staff meant.
+    """
+    source = _without_comment(line)
+    indent = source[: len(source) - len(source.lstrip(" \u3000\t"))]
+    if FULLWIDTH_SPACE in indent:
+        return Problem(name, number, "", "this line is indented with full-width spaces (Chinese "
+                       "input); YAML needs half-width spaces: delete the indentation and type it "
+                       "again with the space bar in English input mode")
+    match = _KEY_COLON.match(source)
+    if match and ":" not in source.split("：", 1)[0]:
+        return Problem(name, number, "", "a full-width colon '：' (Chinese input) follows "
+                       "'{key}'; type a half-width ':' and a space instead", {"key": match[1]})
+    if _DASH.match(source):
+        return Problem(name, number, "", "a list item starts with a full-width dash '－' "
+                       "(Chinese input); type a half-width '-' and a space instead")
+    return None
+
+
 def _parse_problem(err: yaml.MarkedYAMLError, lines: list[str], name: str) -> Problem:
     mark = err.problem_mark or err.context_mark
     line_no = mark.line + 1 if mark else 0
     problem = err.problem or ""
-    # Parse errors often surface on the line after the one that is wrong: look at both.
-    candidates = [n for n in (line_no, line_no - 1) if 1 <= n <= len(lines)]
-    for n in candidates:
-        source = _without_comment(lines[n - 1])
-        if FULLWIDTH_COLON in source and ":" not in source.split(FULLWIDTH_COLON, 1)[0]:
-            key = source.split(FULLWIDTH_COLON, 1)[0].strip().lstrip("- ").strip()
-            return Problem(name, n, "", "a full-width colon '：' (Chinese input) follows '{key}'; "
-                           "type a half-width ':' and a space instead", {"key": key})
+    # The parser notices a mistake a line or two after it was typed (it is still looking for
+    # the ':' of a key): look from where it began the construct it could not finish.
+    first = line_no - 4
+    if err.context_mark is not None:
+        first = min(first, err.context_mark.line + 1)
+    for n in range(max(first, 1), min(line_no, len(lines)) + 1):
+        found = ime_problem(lines[n - 1], n, name)
+        if found is not None:
+            return found
     if "mapping values are not allowed" in problem and 1 <= line_no <= len(lines):
         source = lines[line_no - 1]
         key, _sep, rest = source.partition(": ")

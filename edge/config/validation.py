@@ -116,6 +116,9 @@ def _problem(error: Any, located: Located, model: type[BaseModel]) -> Problem:
         return Problem(mark.file, mark.line, shown_path, "full-width characters typed with a Chinese"
                        " input method; write {fixed}",
                        {"fixed": unicodedata.normalize("NFKC", value)}, got=got)
+    ime = _ime_value_problem(value, mark.file, mark.line, shown_path, got)
+    if ime is not None and kind not in {"missing", "extra_forbidden"}:
+        return ime
     if kind == "gridedge":
         args = {k: v for k, v in ctx.items() if k not in ("msgid", "at")}
         if "msg" in args:
@@ -136,6 +139,27 @@ def _problem(error: Any, located: Located, model: type[BaseModel]) -> Problem:
     if kind in _SIMPLE:
         return Problem(mark.file, mark.line, shown_path, _SIMPLE[kind], got=got)
     return Problem(mark.file, mark.line, shown_path, "{detail}", {"detail": error["msg"]}, got=got)
+
+
+_QUOTES = "“”‘’「」『』＂＇"
+_BRACKETS = "【】［］〔〕"
+
+
+def _ime_value_problem(value: Any, file: str, line: int, path: str, got: str | None,
+                       ) -> Problem | None:
+    """Chinese quotation marks or brackets around a value that was refused: name them."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text[:1] in _QUOTES or text[-1:] in _QUOTES:
+        inner = text.strip(_QUOTES + "\"'")
+        return Problem(file, line, path, "Chinese quotation marks (Chinese input) around the "
+                       "value; write it with half-width quotes, \"{fixed}\", or without quotes",
+                       {"fixed": inner}, got=got)
+    if any(ch in _BRACKETS for ch in text):
+        return Problem(file, line, path, "Chinese brackets (Chinese input) in the value; a list "
+                       "is written in half-width brackets, e.g. [东门, 南门]", got=got)
+    return None
 
 
 def _known_prefix(located: Located, path: PathKey) -> PathKey:

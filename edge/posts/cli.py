@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edge.cli import quiet_broker_log
 from edge.config import ConfigError, GridedgeConfig, load_config
 from edge.i18n import N_, _
 from edge.mqtt import Message, MqttClient, Topics
@@ -67,6 +68,16 @@ def _config(path: Path) -> GridedgeConfig | None:
         return None
 
 
+# _reset's answer when the broker itself cannot be reached (None: no answer from the daemon).
+_NO_BROKER: dict[str, Any] = {}
+
+
+def _no_broker(config: GridedgeConfig) -> None:
+    # Not the daemon's fault: say which broker, so staff call the right person.
+    print(_("Cannot reach the MQTT broker {host}:{port}.").format(
+        host=config.mqtt.host, port=config.mqtt.port), file=sys.stderr)
+
+
 def _post_id(config: GridedgeConfig, name: str) -> str | None:
     for post_id, post in config.posts.devices.items():
         if name in (post_id, post.name):
@@ -91,8 +102,12 @@ def cmd_reset(args: argparse.Namespace) -> int:
     if not args.by.strip():
         print(_("a reset must name who did it (--by)"), file=sys.stderr)
         return EXIT_INVALID
+    quiet_broker_log()
     answer = asyncio.run(_reset(config, post_id, args.port, args.by.strip()))
     fields = {"name": post.name, "port": args.port, "by": args.by}
+    if answer is _NO_BROKER:
+        _no_broker(config)
+        return EXIT_FAILED
     if answer is None:
         print(_("no answer from the daemon within {seconds} s; is `gridedge run` running?").format(
             seconds=int(RESET_TIMEOUT_S)), file=sys.stderr)
@@ -107,7 +122,8 @@ def cmd_reset(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-async def _reset(config: GridedgeConfig, post_id: str, port: int, by: str) -> dict[str, Any] | None:
+async def _reset(config: GridedgeConfig, post_id: str, port: int, by: str,
+                 ) -> dict[str, Any] | None:
     topics = Topics(config.mqtt.topic_root, config.site.id)
     request_id = secrets.token_hex(6)
     answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -126,7 +142,7 @@ async def _reset(config: GridedgeConfig, post_id: str, port: int, by: str) -> di
     await client.start()
     try:
         if not await client.wait_connected(RESET_TIMEOUT_S):
-            return None
+            return _NO_BROKER
         payload = json.dumps({"id": request_id, "port": port, "by": by}, ensure_ascii=False)
         client.publish(topics.post_reset(post_id), payload, qos=1)
         return await asyncio.wait_for(answer, RESET_TIMEOUT_S)
@@ -141,7 +157,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     config = _config(args.config)
     if config is None:
         return EXIT_INVALID
+    quiet_broker_log()
     states = asyncio.run(_collect(config))
+    if states is None:
+        _no_broker(config)
+        return EXIT_FAILED
     if not states:
         print(_("no post state on the broker; is `gridedge run` running?"), file=sys.stderr)
         return EXIT_FAILED
@@ -164,7 +184,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _collect(config: GridedgeConfig) -> dict[str, dict[str, Any]]:
+async def _collect(config: GridedgeConfig) -> dict[str, dict[str, Any]] | None:
+    """Every post's retained state; None when the broker cannot be reached."""
     topics = Topics(config.mqtt.topic_root, config.site.id)
     states: dict[str, dict[str, Any]] = {}
 
@@ -180,10 +201,11 @@ async def _collect(config: GridedgeConfig) -> dict[str, dict[str, Any]]:
     client.subscribe(topics.post_state("+"), on_state)
     await client.start()
     try:
-        if await client.wait_connected(RESET_TIMEOUT_S):
-            deadline = time.monotonic() + STATUS_WAIT_S
-            while time.monotonic() < deadline and len(states) < len(config.posts.devices):
-                await asyncio.sleep(0.05)
+        if not await client.wait_connected(RESET_TIMEOUT_S):
+            return None
+        deadline = time.monotonic() + STATUS_WAIT_S
+        while time.monotonic() < deadline and len(states) < len(config.posts.devices):
+            await asyncio.sleep(0.05)
     finally:
         await client.stop()
     return states

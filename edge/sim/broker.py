@@ -1,7 +1,7 @@
 """An embedded MQTT broker for the demo: amqtt (pure Python, from PyPI) in a child process.
 
 amqtt 0.12 speaks MQTT 3.1.1 only, runs at about a sixth of mosquitto's throughput and never
-queues for offline anonymous sessions (shared/reference/measurements.md): good for a demo on a
+queues for offline anonymous sessions (docs/architecture.md): good for a demo on a
 machine without mosquitto, not for production.
 """
 
@@ -60,7 +60,11 @@ class EmbeddedBroker:
         """Start the broker and wait until it accepts connections."""
         self._process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
             [sys.executable, "-m", "edge.sim.broker", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            # Its own session: Ctrl-C in the terminal goes to the demo, which stops the daemon
+            # and the simulators first and the broker last. A broker killed first publishes
+            # every post's will, and the daemon pages "post offline" on its way out.
+            start_new_session=True)
         if not wait_for_port(self.port):
             self.stop()
             msg = f"the embedded MQTT broker did not start on port {self.port}"

@@ -3,8 +3,7 @@
 Pure and seeded: a :class:`ChargeSession` is a function of simulated elapsed time, so the curve
 is reproducible and testable without a clock. Figures (AC side of a 48–72 V charger, 220 V supply):
 constant current 1.5–2.5 A, a taper of 40–90 min down to a trickle of 0.05–0.12 A (≈ 10–25 W,
-the float-charge reference power of a real 10-port post is 15 W: shared/reference
-device-protocols.md §4.1).
+the float-charge reference power a real 10-port post's documentation gives is 15 W).
 """
 
 from __future__ import annotations

@@ -198,6 +198,9 @@ def cmd_say(args: argparse.Namespace) -> int:
     payload = announce_payload(args.text.strip(), speakers,
                                Priority(_PRIORITY_WORDS[args.priority]), ident=ident,
                                volume=args.volume, repeat=args.repeat)
+    from edge.cli import quiet_broker_log  # noqa: PLC0415 - edge.cli imports this module
+
+    quiet_broker_log()
     return asyncio.run(_say(config, ident, payload, speakers, args.timeout))
 
 
