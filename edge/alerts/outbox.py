@@ -85,6 +85,8 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._maybe_delivered: set[int] = set()
+        self._confirmed: list[tuple[float, int, int]] = []   # (sent_ts, attempts, row id)
+        self._confirmed_ids: set[int] = set()                # … not written yet: never resend
         self.stats = {"sent": 0, "retries": 0, "failed": 0, "errors": 0, "duplicates": 0}
 
     async def start(self) -> None:
@@ -105,6 +107,7 @@ class Dispatcher:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._write_confirmed()
 
     def wake(self) -> None:
         """New rows were written, or rows became durable: look at the outbox now."""
@@ -183,7 +186,7 @@ class Dispatcher:
         for row in rows:
             if lane.in_flight >= lane.slots:
                 break
-            if row["alert_id"] in lane.busy_alerts:
+            if row["alert_id"] in lane.busy_alerts or row["id"] in self._confirmed_ids:
                 continue
             note = Notification(row["id"], row["alert_id"], row["seq"], row["recipient"],
                                 row["channel"], row["purpose"], row["title"], row["body"],
@@ -230,9 +233,11 @@ class Dispatcher:
             self.wake()
 
     def _sent(self, lane: Lane, note: Notification, attempts: int) -> None:
-        with self._working.transaction() as db:
-            db.execute("UPDATE notifications SET state = 'sent', sent_ts = ?, attempts = ?, "
-                       "last_error = '' WHERE id = ?", (self._wall(), attempts, note.id))
+        # Confirmations of one loop turn are written together (one journal entry, not one each).
+        if not self._confirmed:
+            asyncio.get_running_loop().call_soon(self._write_confirmed)
+        self._confirmed.append((self._wall(), attempts, note.id))
+        self._confirmed_ids.add(note.id)
         self.stats["sent"] += 1
         if note.id in self._maybe_delivered:
             self._maybe_delivered.discard(note.id)
@@ -242,6 +247,14 @@ class Dispatcher:
                         lane.failures)
         lane.failures = 0
         lane.retry_at = 0.0
+
+    def _write_confirmed(self) -> None:
+        batch, self._confirmed = self._confirmed, []
+        if batch:
+            with self._working.transaction() as db:
+                db.executemany("UPDATE notifications SET state = 'sent', sent_ts = ?, "
+                               "attempts = ?, last_error = '' WHERE id = ?", batch)
+        self._confirmed_ids.clear()
 
     def _failed(self, lane: Lane, note: Notification, attempts: int, err: ChannelError) -> None:
         final = isinstance(err, PermanentChannelError) or attempts >= MAX_ATTEMPTS

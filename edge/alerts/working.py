@@ -163,39 +163,41 @@ class WorkingSet:
 
     # -- the journal ---------------------------------------------------------------------------
 
-    def _collect(self, db: sqlite3.Connection) -> list[tuple[str, int, tuple[Any, ...] | None]]:
-        dirty = db.execute("SELECT tbl, rid FROM _dirty").fetchall()
-        if not dirty:
+    def _collect(self, db: sqlite3.Connection) -> list[tuple[str, list[tuple[Any, ...]], list[int]]]:
+        """Per table, in the order they are applied: (table, new row images, deleted ids)."""
+        if db.execute("SELECT 1 FROM _dirty LIMIT 1").fetchone() is None:
             return []
-        images: list[tuple[str, int, tuple[Any, ...] | None]] = []
+        images = []
         for table in TABLES:
             cols = ", ".join(self._columns[table])
-            for tbl, rid in dirty:
-                if tbl != table:
-                    continue
-                row = db.execute(f"SELECT {cols} FROM {table} WHERE id = ?", (rid,)).fetchone()  # noqa: S608
-                images.append((table, rid, row))
-        db.execute("DELETE FROM _dirty")
+            rows = db.execute(f"SELECT {cols} FROM {table} WHERE id IN (SELECT rid FROM _dirty "  # noqa: S608
+                              f"WHERE tbl = ?)", (table,)).fetchall()
+            kept = {row[0] for row in rows}
+            gone = [rid for (rid,) in db.execute("SELECT rid FROM _dirty WHERE tbl = ?", (table,))
+                    if rid not in kept]
+            if rows or gone:
+                images.append((table, rows, gone))
         db.execute("DELETE FROM alert_log")  # journaled below, never read back
         db.execute("DELETE FROM _dirty")
         return images
 
-    def _journal(self, images: list[tuple[str, int, tuple[Any, ...] | None]]) -> None:
+    def _journal(self, images: list[tuple[str, list[tuple[Any, ...]], list[int]]]) -> None:
         if not images:
             return
         upserts = self._upserts
 
         def write(disk: sqlite3.Connection) -> None:
-            for table, rid, row in images:
-                if row is None:
-                    disk.execute(f"DELETE FROM {table} WHERE id = ?", (rid,))  # noqa: S608
-                else:
-                    disk.execute(upserts[table], row)
+            for table, rows, gone in images:
+                if rows:
+                    disk.executemany(upserts[table], rows)
+                if gone:
+                    disk.executemany(f"DELETE FROM {table} WHERE id = ?",  # noqa: S608
+                                     [(rid,) for rid in gone])
 
         ticket = self._store.submit(write)
         self.stats["journaled"] += 1
-        newest = max((rid for table, rid, row in images
-                      if table == "notifications" and row is not None), default=0)
+        newest = max((row[0] for table, rows, _gone in images if table == "notifications"
+                      for row in rows), default=0)
         if newest > self._gate:
             self._awaiting.append((ticket, newest))
 

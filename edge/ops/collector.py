@@ -75,6 +75,12 @@ class GridedgeCollector(Collector):
             yield from _posts(figures)
             yield from _speakers(figures)
             yield from _schedule(figures)
+            if figures.alert_duplicates is not None:
+                duplicates = CounterMetricFamily(
+                    "gridedge_alert_duplicates", "notifications sent again whose earlier attempt "
+                    "may have arrived (receivers drop them by their id)")
+                duplicates.add_metric([], figures.alert_duplicates)
+                yield duplicates
         yield from self._from_store()
         if self._http is not None:
             requests = CounterMetricFamily("gridedge_http_requests", "HTTP requests answered",

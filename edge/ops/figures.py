@@ -95,6 +95,7 @@ class Figures:
     schedule_rejections: int = 0
     schedule_announcements: int | None = None
     open_alerts: int | None = None
+    alert_duplicates: int | None = None   # notifications sent again that may have arrived
 
 
 def gather(app: App, counts: EventCounts) -> Figures:
@@ -116,7 +117,8 @@ def gather(app: App, counts: EventCounts) -> Figures:
         speakers=speakers, trips=dict(counts.trips), cutoffs=dict(counts.cutoffs),
         schedule_present=schedule is not None, schedule_loads=counts.schedule_loads,
         schedule_rejections=counts.schedule_rejections, schedule_announcements=announcements,
-        open_alerts=None if manager is None else len(manager.open_keys))
+        open_alerts=None if manager is None else len(manager.open_keys),
+        alert_duplicates=getattr(alerts, "duplicates", None))
 
 
 def _post(monitor: Any) -> PostFigures:

@@ -42,6 +42,7 @@ class Receiver:
                     data = json.loads(body)
                     data["path"] = self.path.strip("/")
                     data["id_header"] = self.headers.get("X-Gridedge-Id")
+                    data["arrived"] = time.monotonic()
                     match = REF.search(data.get("message", ""))
                     data["ref"] = (int(match[1]), int(match[2])) if match else None
                     with rig._cond:
