@@ -1,4 +1,4 @@
-"""The files staff edit in the console: the same check as ``gridedge check``, atomic writes, versions.
+"""Files staff edit in the console: the checks of ``gridedge check``, atomic writes, versions.
 
 A save is checked before anything is written: the edited text is laid over the site's folder
 (:func:`overlay`: a scratch folder of symbolic links to everything else, with the edited file as

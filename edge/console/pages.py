@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 
+from edge.alerts.message import KIND_TITLE
 from edge.console.const import LIVE_EVERY_S, LIVE_MAX_S, PREFIX
 from edge.console.web import ACCOUNT, ConsoleWeb
 from edge.http.auth import require_role
+from edge.i18n import _
 
 if TYPE_CHECKING:
     from edge.app import App
@@ -110,11 +112,11 @@ class _Pages:
             "SELECT id, kind, severity, state, subject, post, port, speaker, first_ts, "
             "acked_by, detail FROM alerts WHERE state != 'resolved' ORDER BY id DESC")]
         for alert in alerts:
-            with contextlib.suppress(ValueError, TypeError):
-                detail = json.loads(alert.pop("detail"))
-                alert["title"] = str(detail.get("title") or detail.get("text") or "")[:120]
-            alert.setdefault("title", "")
             alert.pop("detail", None)
+            kind = alert["kind"]
+            alert["name"] = _(KIND_TITLE[kind]) if kind in KIND_TITLE else kind
+            where = alert["subject"] or alert["post"] or alert["speaker"]
+            alert["where"] = self._where(where)
         fleet: Any = self.app.service("speakers")
         speakers = []
         for sid, device in self.app.config.speakers.devices.items():
@@ -125,6 +127,14 @@ class _Pages:
                              "playing": getattr(active, "announcement", "") if active else "",
                              "queued": len(getattr(channel, "queue", ()) or ())})
         return {"ts": time.time(), "posts": posts, "alerts": alerts, "speakers": speakers}
+
+    def _where(self, subject: str) -> str:
+        """A post or speaker id (``P03/4``, ``east_gate``) as staff call it (3号充电桩 4 号口)."""
+        post, _sep, port = subject.partition("/")
+        device = self.app.config.posts.devices.get(post) or \
+            self.app.config.speakers.devices.get(post)
+        name = (device.name if device is not None and device.name else post) or ""
+        return f"{name} {port} 号口" if port else name
 
     async def live(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: the snapshot every second until the browser leaves."""

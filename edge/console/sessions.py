@@ -27,7 +27,8 @@ from aiohttp import web
 from aiohttp_session import Session, get_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
-from edge.console.const import (ADDRESS_FREE_FAILURES, COOKIE_NAME, CSRF_FIELD, CSRF_HEADER, FAILURE_WINDOW_S,
+from edge.console.const import (ADDRESS_FREE_FAILURES, COOKIE_NAME, CSRF_FIELD, CSRF_HEADER,
+                                FAILURE_WINDOW_S,
                                 FREE_FAILURES, KEY_FILE, LOCK_FIRST_S, LOCK_MAX_S,
                                 MAX_TRACKED_CLIENTS, SESSION_MAX_AGE_S)
 from edge.console.users import Account, Users

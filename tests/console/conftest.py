@@ -22,7 +22,8 @@ from tests.conftest import REPO, gridedge_command, site_config
 HANG_GUARD_S = 90.0  # a guard against a hang, not a speed limit
 PASSWORDS = {"admin": "admin-pass-1", "office": "office-pass-1", "wang": "wang-pass-01",
              "chen": "chen-pass-01", "clerk": "clerk-pass-01"}
-ROLES = {"admin": "admin", "office": "office", "clerk": "office"}  # wang (grid worker), chen (cadre): roster roles
+# wang (grid worker) and chen (cadre) are on the roster: their role comes from config.yaml.
+ROLES = {"admin": "admin", "office": "office", "clerk": "office"}
 SCHEDULE = """\
 announcements:
   早间提醒:
@@ -75,8 +76,9 @@ def stop(process: subprocess.Popen[str]) -> None:
 def users(config: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:
     """``gridedge users …`` with the password on standard input."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([*gridedge_command(), "--lang", "zh", "users", "-c", str(config),  # noqa: S603
-                           *args], input=password + "\n", capture_output=True, text=True,
+    command = [*gridedge_command(), "--lang", "zh", "users", "-c", str(config), *args]
+    return subprocess.run(command, input=password + "\n",  # noqa: S603
+                          capture_output=True, text=True,
                           env=env, timeout=HANG_GUARD_S, check=False)
 
 
@@ -112,9 +114,9 @@ def add_accounts(config: Path) -> None:
         assert done.returncode == 0, done.stderr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console_site(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> Iterator[Site]:
-    """One daemon for a module's tests (starting one costs seconds of CPU)."""
+    """One daemon for the console's HTTP tests (starting one costs seconds of CPU)."""
     folder = tmp_path_factory.mktemp("console")
     receiver = Receiver()
     port = free_port()

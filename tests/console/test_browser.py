@@ -63,9 +63,15 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 def _until(driver: Any, condition: Any, *, reload: bool = False) -> Any:
     """Wait for ``condition(driver)`` to be truthy, reloading the page between looks if asked."""
+    from selenium.common.exceptions import (  # noqa: PLC0415 - selenium is a test extra
+        NoSuchElementException, StaleElementReferenceException)
+
     deadline = time.monotonic() + HANG_GUARD_S
     while True:
-        found = condition(driver)
+        try:
+            found = condition(driver)
+        except (NoSuchElementException, StaleElementReferenceException):
+            found = None  # the page is being replaced by the next one: look again
         if found:
             return found
         assert time.monotonic() < deadline, driver.page_source[:3000]
