@@ -135,8 +135,8 @@ class LoginLimiter:
     def wait_s(self, *keys: str) -> float:
         """Seconds until any of ``keys`` may try again (0 = now)."""
         now = self._clock()
-        return max((r.locked_until - now for k in keys if (r := self._records.get(k))),
-                   default=0.0) if keys else 0.0
+        waits = [r.locked_until - now for k in keys if (r := self._records.get(k))]
+        return max([0.0, *waits])
 
     def failed(self, *keys: str) -> None:
         """One more wrong password for each key."""

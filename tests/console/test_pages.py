@@ -100,3 +100,17 @@ def test_clips_stay_open_without_a_session(console_site: Site) -> None:
     """Test that the clip route answers without a session (404 for an unknown clip, not 401)."""
     reply = requests.get(f"{console_site.url}/clips/{'0' * 64}.mp3", timeout=HANG_GUARD_S)
     assert reply.status_code == 404  # noqa: PLR2004
+
+
+def test_a_config_yaml_mistake_is_shown_at_its_line_and_not_written(console_site: Site) -> None:
+    """Test that config.yaml is checked too: a volume of 140 is refused at its line."""
+    session, token = _login(console_site, "admin")
+    before = console_site.config.read_text(encoding="utf-8")
+    lines = before.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("volume:"))
+    lines[at] = lines[at].split(":")[0] + ": 140"
+    reply = session.post(f"{console_site.url}/console/edit", timeout=HANG_GUARD_S, data={
+        "_csrf": token, "file": "config.yaml", "text": "\n".join(lines) + "\n"})
+    assert reply.status_code == 422  # noqa: PLR2004
+    assert f'data-line="{at + 1}"' in reply.text and "100" in reply.text
+    assert console_site.config.read_text(encoding="utf-8") == before
