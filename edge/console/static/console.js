@@ -62,8 +62,10 @@
       var data = JSON.parse(message.data);
       var layout = JSON.stringify([data.alerts.map(function (a) { return [a.id, a.state]; }),
         data.posts.map(function (p) { return [p.id, p.online, p.latched, p.ports.length]; })]);
-      if (shown !== null && layout !== shown) { window.location.reload(); return; }
-      shown = layout;
+      if (shown === null) { shown = layout; }
+      // Alerts or latches changed: offer a reload rather than reloading under someone's finger.
+      var banner = document.getElementById("changed");
+      if (banner) { banner.hidden = layout === shown; }
       data.posts.forEach(function (post) {
         post.ports.forEach(function (port) {
           var cell = document.querySelector('.amps[data-post="' + post.id + '"][data-port="' + port.port + '"]');
