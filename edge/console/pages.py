@@ -213,14 +213,13 @@ class _Pages:
         payload = {"text": text, "speakers": chosen, "priority": str(form.get("priority",
                                                                              "important"))}
         fleet: Any = self.app.service("speakers")
+        if not chosen or fleet is None:
+            message = "请至少选择一个喇叭。" if fleet is not None else "喇叭功能没有启用。"
+            return await self._say_page(request, status=400, error=message, done="", text=text)
         try:
-            if not chosen:
-                raise AnnounceError("choose at least one speaker")  # noqa: EM101 - shown below
-            if fleet is None:
-                raise AnnounceError("no speakers")  # noqa: EM101
             play = parse_announce(self.app.config, json.dumps(payload).encode(), time.time())
         except AnnounceError as err:
-            message = "请至少选择一个喇叭。" if not chosen else str(err)
+            message = _(err.msgid).format(**err.args_)
             return await self._say_page(request, status=400, error=message, done="", text=text)
         play = dataclasses.replace(play, source="say")
         self.console.audit("console.say", play.key, request, text=text,

@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edge.config import load_config
+from edge.console.users import Role, Users
+from edge.store import Store
 from tests.alerts.rig import Receiver, roster_section
 from tests.broker.harness import Broker
 from tests.conftest import REPO, gridedge_command, site_config
@@ -107,11 +110,20 @@ def wait_listening(port: int, daemon: subprocess.Popen[str]) -> bool:
 
 
 def add_accounts(config: Path) -> None:
-    """The four test accounts, through the real command."""
-    for name, password in PASSWORDS.items():
-        role = ["--role", ROLES[name]] if name in ROLES else []
-        done = users(config, "add", name, *role, password=password)
-        assert done.returncode == 0, done.stderr
+    """The test accounts, through the accounts API (the command itself is tested on its own:
+    one interpreter per account would cost seconds of CPU on a busy machine)."""
+    loaded = load_config(config)
+    store = Store(loaded.data_dir)
+    store.open()
+    try:
+        accounts = Users(store)
+        for name, password in PASSWORDS.items():
+            role = Role(ROLES[name]) if name in ROLES else Role(
+                loaded.alerts.workers[name].role.value)
+            worker = name if name in loaded.alerts.workers else ""
+            accounts.add(name, role, password, worker=worker, by="test")
+    finally:
+        store.close()
 
 
 @pytest.fixture(scope="session")

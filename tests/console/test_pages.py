@@ -10,12 +10,16 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 import requests
 
 from tests.console.conftest import HANG_GUARD_S, Site
 from tests.console.test_security import _login
 
 SCHEDULE_FILE = "schedules/announcements.yaml"
+# The first test also waits for the shared daemon to start: a guard against a hang on a busy
+# machine, not a speed limit.
+pytestmark = pytest.mark.timeout(300)
 
 
 def test_say_now_reaches_the_play_log_and_its_csv(console_site: Site) -> None:
@@ -30,6 +34,9 @@ def test_say_now_reaches_the_play_log_and_its_csv(console_site: Site) -> None:
     refused = session.post(f"{console_site.url}/console/say", timeout=HANG_GUARD_S, data={
         "_csrf": token, "text": text, "priority": "emergency"})
     assert refused.status_code == 400 and "请至少选择一个喇叭" in refused.text  # noqa: PLR2004
+    too_long = session.post(f"{console_site.url}/console/say", timeout=HANG_GUARD_S, data={
+        "_csrf": token, "text": "很" * 301, "speakers": ["east_gate"], "priority": "emergency"})
+    assert too_long.status_code == 400 and "太长：301 个字" in too_long.text  # noqa: PLR2004
 
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     page = session.get(f"{console_site.url}/console/plays", timeout=HANG_GUARD_S,

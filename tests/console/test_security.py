@@ -14,6 +14,9 @@ from edge.console.const import FREE_FAILURES
 from tests.console.conftest import HANG_GUARD_S, PASSWORDS, Site, gridedge_command, users
 
 CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
+# The first test also waits for the shared daemon to start: a guard against a hang on a busy
+# machine, not a speed limit.
+pytestmark = pytest.mark.timeout(300)
 # Every console route (method, path) that is not the login page or its two static files.
 CLOSED = [("GET", "/console/"), ("GET", "/console/live"), ("GET", "/console/timetable"),
           ("GET", "/console/plays"), ("GET", "/console/plays.csv"), ("GET", "/console/edit"),
@@ -174,14 +177,31 @@ def test_passwords_are_hashed_and_changes_audited(console_site: Site) -> None:
         changed = users(console_site.config, "set-password", "chen", password="chen-pass-02")
         assert changed.returncode == 0, changed.stderr
         kinds = {r[0] for r in db.execute("SELECT kind FROM events WHERE kind LIKE 'console.%'")}
+        by_whom = db.execute("SELECT subject, json_extract(detail, '$.by') FROM events WHERE "
+                             "kind = 'console.password_set'").fetchall()
     finally:
         db.close()
     assert {"console.user_added", "console.password_set", "console.login"} <= kinds
+    assert ("chen", "shell:") in {(r[0], r[1][:6]) for r in by_whom}
     gone = session.get(f"{console_site.url}/console/plays", timeout=HANG_GUARD_S,
                        allow_redirects=False)
     assert gone.status_code == 401  # noqa: PLR2004
     listing = users(console_site.config, "list")
     assert "chen" in listing.stdout and "包联干部" in listing.stdout
+
+
+def test_the_users_command_adds_a_roster_worker_with_their_role(console_site: Site) -> None:
+    """Test that `gridedge users add duty` (a duty officer on the roster) reads the password from
+    standard input, takes the role from config.yaml, and the account can log in and say now."""
+    PASSWORDS["duty"] = "duty-pass-001"
+    done = users(console_site.config, "add", "duty", password=PASSWORDS["duty"])
+    assert done.returncode == 0, done.stderr
+    assert "已添加账号“duty”：值班人员" in done.stdout
+    session, _token = _login(console_site, "duty")
+    page = session.get(f"{console_site.url}/console/say", timeout=HANG_GUARD_S)
+    assert page.status_code == 200  # noqa: PLR2004
+    again = users(console_site.config, "add", "duty", password="another-pass-1")
+    assert again.returncode != 0 and "已经有账号" in again.stderr
 
 
 @pytest.mark.parametrize("name", ["bad name", ""])
