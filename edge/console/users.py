@@ -9,7 +9,9 @@ password bumps ``pw_version`` so that every session opened with the old one ends
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,7 +20,6 @@ from enum import StrEnum
 from edge.console.const import (MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, SCRYPT_DKLEN, SCRYPT_N,
                                 SCRYPT_P, SCRYPT_R)
 from edge.errors import GridedgeError
-from edge.http.auth import same_secret
 from edge.i18n import N_, _
 from edge.store import Store
 
@@ -95,11 +96,14 @@ def verify_password(password: str, stored: str) -> bool:
                                p=int(p), dklen=len(expected), maxmem=256 * int(n) * int(r))
     except ValueError:
         return False
-    return same_secret(given, expected)
+    return hmac.compare_digest(given, expected)
 
 
-# A password check against a made-up hash, so that an unknown name costs as much as a known one.
-_DUMMY_HASH = hash_password(secrets.token_hex(8))
+@functools.cache
+def _dummy_hash() -> str:
+    """A made-up hash to check unknown names against, so they cost as much as known ones (made
+    on first use: every ``gridedge`` command imports this module)."""
+    return hash_password(secrets.token_hex(8))
 
 
 def _check_password(password: str) -> None:
@@ -144,7 +148,7 @@ class Users:
     def authenticate(self, name: str, password: str) -> Account | None:
         """The account when the password is right, else None (same cost either way)."""
         rows = self.store.query("SELECT pw_hash FROM console_users WHERE name = ?", (name,))
-        stored = rows[0]["pw_hash"] if rows else _DUMMY_HASH
+        stored = rows[0]["pw_hash"] if rows else _dummy_hash()
         if not verify_password(password, stored) or not rows:
             return None
         return self.get(name)

@@ -203,6 +203,11 @@ def test_office_console_end_to_end(tmp_path: Path, broker: Broker, site_id: str,
         shots.append(_shot(browser, "plays"))
         browser.get(f"{url}/console/say")
         shots.append(_shot(browser, "say"))
+        browser.set_window_size(393, 851)  # a phone's width: nothing may need a wider screen
+        browser.get(f"{url}/console/")
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 393 + 1, width  # noqa: PLR2004 - one pixel of rounding
+        shots.append(_shot(browser, "overview_phone"))
     finally:
         if sim is not None:
             stop(sim)
