@@ -45,6 +45,7 @@ COMPONENT_MODULES: tuple[str, ...] = (
     "edge.schedule.component",
     "edge.posts.component",
     "edge.ops.homeassistant",
+    "edge.console",
 )
 
 

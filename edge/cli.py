@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.speakers.cli",
     "edge.alerts.cli",
     "edge.bridge.cli",
+    "edge.console.cli",
 )
 
 EXIT_OK = 0

@@ -200,6 +200,26 @@ MIGRATIONS: tuple[Migration, ...] = (
         -- grows with every snapshot of a post; a save never replaces a higher version
         ALTER TABLE post_protection ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
     """),
+    Migration(30, "office console: accounts and file versions", """
+        CREATE TABLE console_users (
+            name       TEXT PRIMARY KEY,      -- login name (a roster worker id, or any name)
+            role       TEXT NOT NULL,         -- admin | office | duty_officer | grid_worker | cadre
+            worker     TEXT NOT NULL DEFAULT '', -- roster worker id this login acts as ('' = none)
+            pw_hash    TEXT NOT NULL,         -- scrypt$n$r$p$salt$hash (hex)
+            pw_version INTEGER NOT NULL DEFAULT 1, -- bumped on a new password: old sessions end
+            created_ts REAL NOT NULL,
+            changed_ts REAL NOT NULL
+        );
+        CREATE TABLE console_versions (
+            id         INTEGER PRIMARY KEY AUTOINCREMENT,
+            file       TEXT NOT NULL,         -- path relative to config.yaml's folder
+            ts         REAL NOT NULL,
+            author     TEXT NOT NULL,
+            note       TEXT NOT NULL DEFAULT '',
+            content    TEXT NOT NULL
+        );
+        CREATE INDEX console_versions_file ON console_versions (file, id);
+    """),
 )
 
 
