@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 _ALIMITER_MIN_LIMIT = 0.0625  # ffmpeg's lower bound for alimiter's `limit`
 _STATS_FILTER = "astats=measure_perchannel=none:measure_overall=Number_of_samples+RMS_level"
-# True peak (4x oversampling) is the slow part: only finished files are measured with it.
+# True peak (4x oversampling) is the slow part: only the encode pass measures it.
 _LOUDNESS_FILTER = "ebur128=framelog=verbose"
 _LOUDNESS_PEAK_FILTER = "ebur128=peak=true:framelog=verbose"
 _STREAM_RE = re.compile(
@@ -127,26 +127,6 @@ def measure_pcm(
     return _parse_measurement(proc.stderr.decode("utf-8", "replace"), "measuring")
 
 
-def measure_file(path: Path) -> Measurement:
-    """Decode a clip file completely and measure it; proves the file is playable.
-
-    Raises:
-        ClipDecodeError: ffmpeg cannot decode the file, or it has no audio stream.
-
-    """
-    what = f"checking {path}"
-    proc = _run(
-        ["-v", "info", "-xerror", "-i", str(path),
-         "-af", f"{_STATS_FILTER},{_LOUDNESS_PEAK_FILTER}", "-f", "null", "-"],
-        what, ClipDecodeError,
-    )
-    stderr = proc.stderr.decode("utf-8", "replace")
-    try:
-        return _parse_measurement(stderr, what)
-    except EncodeError as err:
-        raise ClipDecodeError(str(err)) from err
-
-
 def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
     pcm: bytes,
     sample_rate: int,
@@ -155,8 +135,12 @@ def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
     gain_db: float | None,
     limit_db: float | None,
     out_path: Path,
-) -> None:
-    """Apply gain (and a peak limiter), resample and encode PCM into a speaker file.
+) -> Measurement:
+    """Apply gain (and a peak limiter), resample and encode PCM into a speaker file, measuring it.
+
+    One ffmpeg process: the processed signal is split, one branch encoded to the file and the
+    other measured (EBU R128 loudness with true peak, sample count), so checking the clip costs
+    no second process and no decode.
 
     Args:
         pcm: 16-bit PCM of the composed clip.
@@ -167,6 +151,9 @@ def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
         limit_db: sample-peak ceiling in dBFS for ffmpeg's lookahead limiter, or None.
         out_path: file to write (overwritten).
 
+    Returns:
+        Loudness, true peak and length of what went into the encoder, at the speaker's rate.
+
     Raises:
         EncodeError: ffmpeg failed.
 
@@ -174,20 +161,30 @@ def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
     filters = _gain_filters(gain_db, limit_db)
     if fmt.sample_rate != sample_rate:
         filters.append(f"aresample={fmt.sample_rate}:resampler=soxr")
+    if fmt.channels != channels:
+        filters.append(f"aformat=channel_layouts={'mono' if fmt.channels == 1 else 'stereo'}")
+    graph = (f"[0:a]{','.join(filters)},asplit=2[enc][chk];"
+             f"[chk]{_STATS_FILTER},{_LOUDNESS_PEAK_FILTER}[measured]")
     codec_args = (
         ["-c:a", "libmp3lame", "-b:a", f"{fmt.bitrate_kbps}k", "-f", "mp3"]
         if fmt.codec == "mp3"
         else ["-c:a", "pcm_s16le", "-f", "wav"]
     )
-    _run(
-        ["-v", "error", "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels),
-         "-i", "pipe:0", "-af", ",".join(filters), "-ar", str(fmt.sample_rate),
-         "-ac", str(fmt.channels), *codec_args,
+    what = f"encoding {fmt.codec} {fmt.sample_rate} Hz"
+    proc = _run(
+        ["-v", "info", "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels),
+         "-i", "pipe:0", "-filter_complex", graph,
+         "-map", "[enc]", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), *codec_args,
          # bitexact: no encoder version tags, so the same input gives the same bytes
          "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-         "-y", str(out_path)],
-        f"encoding {fmt.codec} {fmt.sample_rate} Hz", EncodeError, pcm,
+         "-y", str(out_path),
+         "-map", "[measured]", "-f", "null", "-"],
+        what, EncodeError, pcm,
     )
+    got = _parse_measurement(proc.stderr.decode("utf-8", "replace"), what)
+    # The stream line names the input; the measured branch runs at the speaker's format.
+    return Measurement(got.integrated_lufs, got.true_peak_db, got.rms_db, got.samples,
+                       fmt.sample_rate, fmt.channels, fmt.codec, fmt.bitrate_kbps)
 
 
 def _gain_filters(gain_db: float | None, limit_db: float | None) -> list[str]:

