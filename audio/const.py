@@ -90,3 +90,10 @@ KOKORO_THREADS = 2  # onnxruntime intra-op threads: the box has two cores
 # The encode pass measures true peak before the MP3 encoder, which adds a little overshoot:
 # peaks are held this far under the ceiling.
 ENCODER_OVERSHOOT_DB = 0.3
+
+# --- render worker process ---
+# The child exits after this long without work, returning the neural model's ~600 MB; the next
+# clip pays about 3 s to start it again.
+RENDER_WORKER_IDLE_S = 600.0
+RENDER_WORKER_NICE = 10  # below the daemon: protection and paging first
+RENDER_WORKER_PARENT_POLL_S = 2.0

@@ -272,6 +272,9 @@ class KokoroEngine(TtsEngine):
                 raise EngineUnavailableError(reason)
             import onnxruntime  # noqa: PLC0415 - heavy; only the render worker loads it
 
+            # jieba's dictionary (about a second) loads while onnxruntime builds the session.
+            threading.Thread(target=self._g2p.warm_up, daemon=True, name="g2p-warm").start()
+
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = KOKORO_THREADS
             options.inter_op_num_threads = 1

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from audio import AudioFormat, ClipRenderer, Composition, RenderedClip
+from audio import AudioFormat, Composition, RenderedClip
 from edge.events import Event, EventBus, Severity
 from edge.i18n import N_
 from edge.mqtt import Message, MqttClient, Topics
@@ -25,6 +25,7 @@ from edge.speakers.channel import Channel
 from edge.speakers.const import TTS_SECONDS_PER_CHAR, TTS_START_S, Confirmation, PlayState
 from edge.speakers.drivers import Command, Driver
 from edge.speakers.playlog import PlayLog, PlayRecord, request_from_row
+from edge.speakers.rendering import SiteRenderer, build_renderer
 from edge.speakers.requests import PlayRequest
 from edge.store import Store
 
@@ -79,7 +80,7 @@ class Fleet:
         self.resume_interrupted = resume_interrupted
         self.playlog = PlayLog(store)
         self.channels: dict[str, Channel] = {}
-        self._renderer: ClipRenderer | None = None
+        self._renderer: SiteRenderer | None = None
         self._clips: dict[tuple[object, ...], ClipInfo] = {}
         self._render_lock: asyncio.Lock | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -89,8 +90,7 @@ class Fleet:
     async def start(self) -> None:
         """Build a channel per enabled speaker, subscribe to their topics, resume the play log."""
         self._render_lock = asyncio.Lock()
-        self._renderer = ClipRenderer(self.config.data_dir / "clips",
-                                      self.config.storage.clip_cache_mb * 1024 * 1024)
+        self._renderer = build_renderer(self.config)
         for speaker_id, speaker in self.config.speakers.devices.items():
             if not speaker.enabled:
                 continue
@@ -116,6 +116,8 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._renderer is not None:
+            await asyncio.to_thread(self._renderer.close)
 
     def _reader(self, channel: Channel) -> Callable[[Message], None]:
         def read(message: Message) -> None:
