@@ -135,6 +135,7 @@ def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
     gain_db: float | None,
     limit_db: float | None,
     out_path: Path,
+    makeup_db: float = 0.0,
 ) -> Measurement:
     """Apply gain (and a peak limiter), resample and encode PCM into a speaker file, measuring it.
 
@@ -150,6 +151,7 @@ def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
         gain_db: gain to reach the loudness target, or None for none.
         limit_db: sample-peak ceiling in dBFS for ffmpeg's lookahead limiter, or None.
         out_path: file to write (overwritten).
+        makeup_db: gain after the limiter (a cut to the loudness target).
 
     Returns:
         Loudness, true peak and length of what went into the encoder, at the speaker's rate.
@@ -159,6 +161,8 @@ def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
 
     """
     filters = _gain_filters(gain_db, limit_db)
+    if makeup_db:
+        filters.append(f"volume={makeup_db:.3f}dB")
     if fmt.sample_rate != sample_rate:
         filters.append(f"aresample={fmt.sample_rate}:resampler=soxr")
     if fmt.channels != channels:

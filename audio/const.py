@@ -97,3 +97,6 @@ ENCODER_OVERSHOOT_DB = 0.3
 RENDER_WORKER_IDLE_S = 600.0
 RENDER_WORKER_NICE = 10  # below the daemon: protection and paging first
 RENDER_WORKER_PARENT_POLL_S = 2.0
+# The measuring pass aims this far above the RMS guess of loudness, so that the make-up gain
+# after the limiter is a cut (peaks stay under the ceiling) rather than a boost.
+PRE_GAIN_MARGIN_DB = 3.0

@@ -15,6 +15,7 @@ from audio._cache import ClipCache, cache_key, file_sha256
 from audio.const import (
     CACHE_SCHEMA,
     ENCODER_OVERSHOOT_DB,
+    PRE_GAIN_MARGIN_DB,
     LIMITER_HEADROOM_DB,
     LOUDNESS_TOLERANCE_LU,
     MAX_LOUDNESS_PASSES,
@@ -223,12 +224,13 @@ def _encode_to_target(
     tmp: Path,
     silent_error: type[AudioError],
 ) -> float:
-    """Measure loudness once, then encode with gain and a peak limiter; return the clip's length.
+    """Measure loudness once, then encode with gain and limiting in the same pass; return length.
 
-    Two ffmpeg processes in the usual case: one EBU R128 measurement of the composed PCM, and
-    the encode, which measures what it encodes in the same pass. Only when the limiter took
-    enough off the loudness (peaky speech) to miss the target is the clip encoded again with
-    the gain corrected by the measured miss.
+    Two ffmpeg processes in the usual case. The measuring pass applies a generous gain and the
+    peak limiter, then measures what comes out; the encode applies the same chain and then a
+    plain make-up gain down to the target. A gain after the limiter is exact (so the loudness
+    lands on target) and, being a cut, keeps the peaks under the limiter's ceiling. The encode
+    measures what it encodes; only a miss (a first guess far off) costs another round.
     """
     pcm, rate, channels = clip.raw_data, clip.frame_rate, clip.channels
     target, ceiling = composition.target_lufs, composition.true_peak_db
@@ -236,27 +238,31 @@ def _encode_to_target(
     if clip.rms == 0 or clip.dBFS < SILENCE_LUFS:
         msg = "the clip is silent; nothing to play"
         raise silent_error(msg)
-    loudness = _ffmpeg.measure_pcm(pcm, rate, channels).integrated_lufs
-    if loudness < SILENCE_LUFS:
-        msg = f"the clip is silent ({loudness:.1f} LUFS)"
-        raise silent_error(msg)
-    gain = target - loudness
+    # RMS (pauses included) is a rough guess of loudness; aim above it, then cut to the target.
+    gain = target - clip.dBFS + PRE_GAIN_MARGIN_DB
     for _ in range(MAX_LOUDNESS_PASSES):
-        got = _ffmpeg.encode(pcm, rate, channels, fmt, gain, limit, tmp)
+        loudness = _ffmpeg.measure_pcm(pcm, rate, channels, gain, limit).integrated_lufs
+        if loudness < SILENCE_LUFS:
+            msg = f"the clip is silent ({loudness:.1f} LUFS after {gain:.1f} dB gain)"
+            raise silent_error(msg)
+        makeup = target - loudness
+        if makeup > ENCODER_OVERSHOOT_DB:  # under target: a boost would lift peaks; aim higher
+            gain += makeup + PRE_GAIN_MARGIN_DB
+            continue
+        got = _ffmpeg.encode(pcm, rate, channels, fmt, gain, limit, tmp, makeup)
         loud_ok = abs(got.integrated_lufs - target) <= LOUDNESS_TOLERANCE_LU
         peak_ok = got.true_peak_db <= ceiling - ENCODER_OVERSHOOT_DB
         if loud_ok and peak_ok:
             return got.duration_s
         if not peak_ok:
             limit -= got.true_peak_db - (ceiling - ENCODER_OVERSHOOT_DB) + _PEAK_STEP_DB
-        gain += target - got.integrated_lufs
         logger.debug(
             "loudness pass: %.2f LUFS, %.2f dBTP; next gain %.2f dB, limit %.2f dBFS",
             got.integrated_lufs, got.true_peak_db, gain, limit,
         )
     msg = (
         f"could not bring the clip to {target} LUFS with peaks under {ceiling} dBTP "
-        f"(last pass: {got.integrated_lufs:.1f} LUFS, {got.true_peak_db:.1f} dBTP)"
+        f"in {MAX_LOUDNESS_PASSES} passes"
     )
     raise EncodeError(msg)
 
