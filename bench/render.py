@@ -71,7 +71,8 @@ def bench(label: str, text: str, runs: int, workdir: Path) -> None:
 
     def encode() -> None:
         subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-v", "error", "-nostdin", "-i", str(workdir / "bare.wav"),
+            [ffmpeg_exe(), "-hide_banner", "-v", "error", "-nostdin",
+             "-i", str(workdir / "bare.wav"),
              "-ar", str(TASMOTA_I2S.sample_rate), "-ac", "1", "-c:a", "libmp3lame",
              "-b:a", f"{TASMOTA_I2S.bitrate_kbps}k", "-y", str(workdir / "bare.mp3")], check=True)
 

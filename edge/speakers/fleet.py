@@ -90,7 +90,7 @@ class Fleet:
     async def start(self) -> None:
         """Build a channel per enabled speaker, subscribe to their topics, resume the play log."""
         self._render_lock = asyncio.Lock()
-        self._renderer = build_renderer(self.config)
+        self._renderer = build_renderer(self.config, warm=True)
         for speaker_id, speaker in self.config.speakers.devices.items():
             if not speaker.enabled:
                 continue

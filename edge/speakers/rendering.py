@@ -4,6 +4,7 @@ The daemon's speaker fleet (and so ``gridedge say``, the scheduler and the demo)
 ``gridedge audio render`` all get their renderer from :func:`build_renderer`, so the site's
 engine, voice, pronunciations, chime, pre-roll, gap and loudness reach every clip. Rendering runs
 in a worker process (:class:`audio.worker.RenderWorker`): the daemon never loads the neural model.
+espeak-ng alone is light enough to render in the daemon's own threads.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from audio import AudioFormat, Composition, RenderedClip
 from audio.models import GENERATED_CHIME
-from audio.worker import EngineSpec, RenderWorker
+from audio.worker import EngineSpec, InProcessRenderer, RenderWorker
+
+from edge.config.audio import AudioConfig, TtsEngineName
 
 if TYPE_CHECKING:
     from edge.config import GridedgeConfig
-    from edge.config.audio import AudioConfig
 
 __all__ = ["SiteRenderer", "build_renderer", "engine_spec", "make_renderer", "site_composition"]
 
@@ -47,7 +49,7 @@ class SiteRenderer:
     any); everything else comes from config.yaml.
     """
 
-    def __init__(self, audio: AudioConfig, worker: RenderWorker) -> None:
+    def __init__(self, audio: AudioConfig, worker: RenderWorker | InProcessRenderer) -> None:
         """Keep the section and the worker; the worker process starts on the first render."""
         self.audio = audio
         self.worker = worker
@@ -80,21 +82,34 @@ class SiteRenderer:
 
 
 def build_renderer(config: GridedgeConfig, *, audio: AudioConfig | None = None,
-                   cache_dir: Path | None = None) -> SiteRenderer:
+                   cache_dir: Path | None = None, warm: bool = False) -> SiteRenderer:
     """The one renderer of a site: its ``audio:`` section, its clip cache in the data directory.
 
     Args:
         config: the loaded site configuration.
         audio: the section to use instead of the site's (``gridedge audio render --engine``).
         cache_dir: a clip cache other than the site's.
+        warm: for a neural voice, start the worker and load the model now, in the background,
+            so that an emergency soon after start does not wait for it (the daemon does).
 
     """
-    return make_renderer(audio or config.audio,
-                         cache_dir or config.data_dir / "clips",
-                         config.storage.clip_cache_mb * 1024 * 1024, config.resolve(Path(".")))
+    section = audio or config.audio
+    renderer = make_renderer(section, cache_dir or config.data_dir / "clips",
+                             config.storage.clip_cache_mb * 1024 * 1024,
+                             config.resolve(Path(".")))
+    if warm and section.engine is TtsEngineName.KOKORO:
+        renderer.worker.warm_up_soon()
+    return renderer
 
 
 def make_renderer(audio: AudioConfig, cache_dir: Path, cache_bytes: int,
                   base_dir: Path | None = None) -> SiteRenderer:
-    """A renderer from an ``audio:`` section alone (no site file: the built-in defaults)."""
-    return SiteRenderer(audio, RenderWorker(cache_dir, cache_bytes, engine_spec(audio, base_dir)))
+    """A renderer from an ``audio:`` section alone (no site file: the built-in defaults).
+
+    Neural engines render in a worker process; espeak-ng alone (a few MB, milliseconds per
+    clip) renders in this process, where starting a child would cost more than it saves.
+    """
+    spec = engine_spec(audio, base_dir)
+    if audio.engine is TtsEngineName.ESPEAK:
+        return SiteRenderer(audio, InProcessRenderer(cache_dir, cache_bytes, spec))
+    return SiteRenderer(audio, RenderWorker(cache_dir, cache_bytes, spec))

@@ -97,7 +97,7 @@ def test_a_killed_worker_is_replaced_and_the_clip_still_made(tmp_path: Path) -> 
 
 
 def test_an_idle_worker_exits_and_starts_again_on_demand(tmp_path: Path) -> None:
-    """Test that the child ends after its idle period (memory returned) and comes back when asked."""
+    """Test that the child ends after its idle time (memory returned) and comes back when asked."""
     worker = RenderWorker(tmp_path / "cache", CACHE_BYTES, ESPEAK, idle_s=0.5)
     try:
         pid = worker.stats().pid
