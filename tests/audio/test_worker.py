@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from audio import AudioFormat
+from audio.const import RENDER_WORKER_NICE
 from audio.worker import EngineSpec, RenderWorker
 from tests.audio.conftest import CACHE_BYTES, SHORT_TEXT, probe
 
@@ -50,9 +51,12 @@ def test_render_happens_in_a_child_process(tmp_path: Path) -> None:
     try:
         clip = worker.render(SHORT_TEXT, fmt=AudioFormat("mp3", 16_000, 1, 48))
         stats = worker.stats()
+        child_nice = os.getpriority(os.PRIO_PROCESS, stats.pid)
     finally:
         worker.close()
     assert stats.pid != os.getpid()
+    # The daemon's protection work always wins the CPU over a render.
+    assert child_nice >= os.getpriority(os.PRIO_PROCESS, 0) + RENDER_WORKER_NICE
     assert probe(clip.path).sample_rate == 16_000
     assert _gone(stats.pid)  # close() ends the child
 
