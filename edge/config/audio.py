@@ -70,7 +70,11 @@ class AudioConfig(StrictModel):
 
     @model_validator(mode="after")
     def _kokoro_voice_is_shipped(self) -> AudioConfig:
-        """A kokoro voice must be one of the voices shipped with gridedge."""
+        """A kokoro voice must be one of the voices shipped with gridedge, and only for kokoro."""
+        if self.engine is not TtsEngineName.KOKORO and self.voice in KokoroEngine.voice_ids():
+            raise fail(N_("voice {voice} belongs to engine kokoro; with engine {engine} remove "
+                          "voice or choose one from `gridedge audio voices`"),
+                       at=("voice",), voice=self.voice, engine=self.engine.value)
         if self.engine is TtsEngineName.KOKORO and self.voice is not None:
             known = KokoroEngine.voice_ids()
             if self.voice not in known:

@@ -31,6 +31,10 @@ def _line_of(text: str, fragment: str) -> int:
         pytest.param("    建院: jian4 yuan4", "    建院1号: jian4 yuan4 yi1 hao4",
                      "audio.pronunciations.建院1号: “建院1号”只能是汉字词语（1 到 16 个字）",
                      id="not-han"),
+        pytest.param("  engine: kokoro", "  engine: espeak",
+                     "audio.voice: 声音 zm_yunjian 属于 kokoro 引擎；使用 espeak 引擎时请删除 voice "
+                     "这一行，或从 gridedge audio voices 列出的声音中选择",
+                     id="kokoro-voice-for-espeak"),
         pytest.param("  voice: zm_yunjian", "  voice: zm_yunjan",
                      "audio.voice: kokoro 没有声音“zm_yunjan”；您是不是想写“zm_yunjian”？",
                      id="voice-typo"),
@@ -45,7 +49,9 @@ def test_audio_mistakes_name_file_line_and_fix(tmp_path: Path, capsys: pytest.Ca
     code = main(["check", "-c", str(path)])
     err = capsys.readouterr().err.replace(str(path), "config.yaml")
     assert code == 2
-    assert f"config.yaml:{_line_of(text, new.strip())}: {message}" in err.splitlines(), err
+    # A kokoro voice left under another engine is reported at the voice line.
+    where = "  voice: " if "属于 kokoro" in message else new.strip()
+    assert f"config.yaml:{_line_of(text, where)}: {message}" in err.splitlines(), err
 
 
 def test_site_pronunciations_and_voice_load(tmp_path: Path,
