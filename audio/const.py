@@ -100,3 +100,4 @@ RENDER_WORKER_PARENT_POLL_S = 2.0
 # The measuring pass aims this far above the RMS guess of loudness, so that the make-up gain
 # after the limiter is a cut (peaks stay under the ceiling) rather than a boost.
 PRE_GAIN_MARGIN_DB = 3.0
+RENDER_WORKER_STOP_S = 10.0  # how long close() waits for a terminated worker to exit

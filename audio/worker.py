@@ -29,6 +29,7 @@ from audio.const import (
     RENDER_WORKER_IDLE_S,
     RENDER_WORKER_NICE,
     RENDER_WORKER_PARENT_POLL_S,
+    RENDER_WORKER_STOP_S,
 )
 from audio.engines.base import TtsEngine
 from audio.engines.espeak import EspeakEngine
@@ -226,14 +227,22 @@ class RenderWorker:
         return self._call(_child_stats)
 
     def close(self) -> None:
-        """Stop the child (waits for a render in progress)."""
+        """Stop the child now: a render or model load in progress is abandoned, not awaited."""
         with self._lock:
             self._closed = True
             executor, self._executor = self._executor, None
             if self._timer is not None:
                 self._timer.cancel()
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        if executor is None:
+            return
+        # ProcessPoolExecutor has no public way to end a busy worker before Python 3.14
+        # (terminate_workers); a daemon that stops must not wait for a minute-long render.
+        processes = list(getattr(executor, "_processes", {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join(RENDER_WORKER_STOP_S)
 
     # -- internals ---------------------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ def test_render_happens_in_a_child_process(tmp_path: Path) -> None:
     assert _gone(stats.pid)  # close() ends the child
 
 
+@pytest.mark.timeout(600)  # loads the neural model: slow on a busy box
 def test_the_caller_never_loads_the_neural_model(tmp_path: Path) -> None:
     """Test that a Kokoro render leaves onnxruntime, numpy and jieba out of the calling process."""
     script = (
@@ -134,3 +135,25 @@ def test_worker_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
         _wait(lambda: _gone(child), "the orphaned worker to exit")
     finally:
         parent.kill()
+
+
+def test_close_does_not_wait_for_a_render_in_progress(tmp_path: Path) -> None:
+    """Test that close() ends a busy worker (a stopping daemon never waits for a long clip)."""
+    worker = RenderWorker(tmp_path / "cache", CACHE_BYTES, ESPEAK)
+    pid = worker.stats().pid
+    ticks = _cpu_ticks(pid)
+    errors: list[BaseException] = []
+
+    def render() -> None:
+        try:
+            worker.render(LONG_TEXT * 4, fmt=AudioFormat("wav", 22_050, 1, None))
+        except Exception as err:  # noqa: BLE001 - the abandoned render's error is the point
+            errors.append(err)
+
+    thread = threading.Thread(target=render)
+    thread.start()
+    _wait(lambda: _cpu_ticks(pid) > ticks, "the worker to start rendering")
+    worker.close()
+    assert _gone(pid)
+    thread.join(WAIT_S)
+    assert errors, "the abandoned render must fail, not hang or return a clip"
