@@ -60,7 +60,7 @@ def _load_vocab() -> dict[str, int]:
 
 
 class KokoroEngine(TtsEngine):
-    """Kokoro-82M with its Mandarin voices; `zm_yunjian` is the default (it measured best).
+    """Kokoro-82M with its Mandarin voices; `zf_xiaobei` is the default (it measured best).
 
     Args:
         default_voice: voice id as `gridedge audio voices` lists it.

@@ -32,11 +32,11 @@ def _line_of(text: str, fragment: str) -> int:
                      "audio.pronunciations.建院1号: “建院1号”只能是汉字词语（1 到 16 个字）",
                      id="not-han"),
         pytest.param("  engine: kokoro", "  engine: espeak",
-                     "audio.voice: 声音 zm_yunjian 属于 kokoro 引擎；使用 espeak 引擎时请删除 voice "
+                     "audio.voice: 声音 zf_xiaobei 属于 kokoro 引擎；使用 espeak 引擎时请删除 voice "
                      "这一行，或从 gridedge audio voices 列出的声音中选择",
                      id="kokoro-voice-for-espeak"),
-        pytest.param("  voice: zm_yunjian", "  voice: zm_yunjan",
-                     "audio.voice: kokoro 没有声音“zm_yunjan”；您是不是想写“zm_yunjian”？",
+        pytest.param("  voice: zf_xiaobei", "  voice: zf_xiaobie",
+                     "audio.voice: kokoro 没有声音“zf_xiaobie”；您是不是想写“zf_xiaobei”？",
                      id="voice-typo"),
     ],
 )
@@ -56,6 +56,6 @@ def test_audio_mistakes_name_file_line_and_fix(tmp_path: Path, capsys: pytest.Ca
 
 def test_site_pronunciations_and_voice_load(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """Test that the shipped audio: section (kokoro, zm_yunjian, 建院) is valid."""
+    """Test that the shipped audio: section (kokoro, zf_xiaobei, 建院) is valid."""
     path = write_site(tmp_path, ORIGINAL)
     assert main(["--lang", "en", "check", "-c", str(path)]) == 0, capsys.readouterr().err

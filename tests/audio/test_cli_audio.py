@@ -81,9 +81,9 @@ def test_voices_marks_the_site_default(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 0
     default = [line for line in lines if line.endswith("（默认）")]
     assert len(default) == 1
-    assert default[0].split()[:2] == ["kokoro", "zm_yunjian"]
+    assert default[0].split()[:2] == ["kokoro", "zf_xiaobei"]
     assert "[正常]" in default[0]
-    assert any(line.split()[:2] == ["kokoro", "zf_xiaobei"] for line in lines)
+    assert any(line.split()[:2] == ["kokoro", "zm_yunjian"] for line in lines)
 
 
 def test_render_speaks_with_the_site_voice(tmp_path: Path,
@@ -95,4 +95,4 @@ def test_render_speaks_with_the_site_voice(tmp_path: Path,
     assert code == 0, capsys.readouterr().err
     assert probe(out).sample_rate == 22_050
     [sidecar] = (tmp_path / "cache").glob("*.json")
-    assert "voice zm_yunjian" in sidecar.read_text(encoding="utf-8")
+    assert "voice zf_xiaobei" in sidecar.read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ def test_shipped_voices_are_listed_and_usable() -> None:
     voices = {v.voice_id: v for v in KokoroEngine().voices()}
     assert {"zm_yunjian", "zf_xiaobei"} <= set(voices)
     assert all(v.available for v in voices.values()), voices
-    assert KokoroEngine().default_voice == "zm_yunjian"
+    assert KokoroEngine().default_voice == "zf_xiaobei"
     notice = Path(__file__).resolve().parents[2] / "audio" / "kokoro_data" / "NOTICE"
     assert "kokoro-js 1.2.1" in notice.read_text(encoding="utf-8")
 
@@ -45,9 +45,9 @@ def test_overrides_change_the_reading_of_a_word() -> None:
 
 def test_pronunciations_enter_the_identity() -> None:
     """Test that changing a pronunciation renders clips anew (it is part of the cache key)."""
-    plain = KokoroEngine().identity("zm_yunjian")
-    assert KokoroEngine(pronunciations={"建院": "jian4 yuan4"}).identity("zm_yunjian") != plain
-    assert KokoroEngine().identity("zf_xiaobei") != plain
+    plain = KokoroEngine().identity("zf_xiaobei")
+    assert KokoroEngine(pronunciations={"建院": "jian4 yuan4"}).identity("zf_xiaobei") != plain
+    assert KokoroEngine().identity("zm_yunjian") != plain
 
 
 def test_unknown_voice_names_the_shipped_ones() -> None:
@@ -69,7 +69,7 @@ def test_broken_model_falls_back_to_espeak(tmp_path: Path,
     assert sidecar["params"]["engine"].startswith("espeak-ng")
     assert any("cannot load the model" in r.getMessage() and "espeak speaks instead"
                in r.getMessage() for r in caplog.records), caplog.text
-    [voice] = [v for v in kokoro.voices() if v.voice_id == "zm_yunjian"]
+    [voice] = [v for v in kokoro.voices() if v.voice_id == "zf_xiaobei"]
     assert not voice.available
     assert "kokoro.onnx" in (voice.reason or "")
     with pytest.raises(EngineUnavailableError, match="cannot load the model"):
