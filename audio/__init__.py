@@ -3,7 +3,7 @@
 A library: it never imports `edge`, reads no config file and never touches MQTT.
 """
 
-from audio.engines import EspeakEngine, PiperEngine, TtsEngine
+from audio.engines import EspeakEngine, KokoroEngine, PiperEngine, TtsEngine
 from audio.errors import (
     AudioError,
     AudioFormatError,
@@ -30,6 +30,7 @@ __all__ = [
     "EncodeError",
     "EngineUnavailableError",
     "EspeakEngine",
+    "KokoroEngine",
     "Pcm",
     "PiperEngine",
     "RenderedClip",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -49,8 +50,9 @@ def file_segment(path: Path, sample_rate: int, channels: int) -> Segment:
     )
 
 
+@functools.cache
 def generated_chime(sample_rate: int, channels: int) -> Segment:
-    """A two-tone ding-dong, faded in and out so it does not click."""
+    """A two-tone ding-dong, faded in and out so it does not click (made once per format)."""
     chime = AudioSegment.empty()
     for freq in CHIME_TONES_HZ:
         tone = Sine(freq, sample_rate=sample_rate, bit_depth=8 * SAMPLE_WIDTH_BYTES)

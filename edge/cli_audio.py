@@ -8,19 +8,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from audio import (
-    AudioError,
-    AudioFormat,
-    ClipRenderer,
-    Composition,
-    EspeakEngine,
-    PiperEngine,
-    TtsEngine,
-    VoiceInfo,
-    list_voices,
-)
+from pydantic import ValidationError
+
+from audio import AudioError, AudioFormat, Composition, VoiceInfo, list_voices
 from audio.engines import speaks_chinese
+from audio.worker import build_engines
+from edge.config import ConfigError, load_config
+from edge.config.audio import AudioConfig, TtsEngineName
 from edge.i18n import _
+from edge.speakers.rendering import SiteRenderer, build_renderer, engine_spec, make_renderer
 
 __all__ = ["add_parser"]
 
@@ -44,12 +40,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
                         help="clip file to write (.mp3 or .wav)")
     render.add_argument("--profile", help="speaker profile whose audio format to use, "
                         "e.g. tasmota-i2s (default: from the -o suffix)")
-    render.add_argument("--voice", help="voice id from `gridedge audio voices` (default: cmn)")
-    render.add_argument("--chime", help="'generated' or a sound file played before the speech")
+    render.add_argument("--voice", help="voice id from `gridedge audio voices` "
+                        "(default: config.yaml's audio.voice, else the engine's own)")
+    render.add_argument("--chime", help="'generated', 'none' or a sound file played before the "
+                        "speech (default: config.yaml's audio.chime)")
     render.add_argument("--outro", type=Path, help="sound file played after the speech")
     render.add_argument("--repeat", type=int, default=1, help="times the speech is said")
-    render.add_argument("--gap-ms", type=int, default=1000, help="silence between repeats, ms")
-    render.add_argument("--target-lufs", type=float, default=-16.0, help="loudness, LUFS")
+    render.add_argument("--gap-ms", type=int, default=None, help="silence between repeats, ms")
+    render.add_argument("--target-lufs", type=float, default=None, help="loudness, LUFS")
     render.add_argument("--recorded", action="store_true",
                         help="TEXT is the path of a recorded WAV/MP3 clip, not words to speak")
     _add_engine_options(render)
@@ -62,18 +60,45 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=None,
+                        help="site config.yaml whose audio: section to use (engine, voice, "
+                        "pronunciations, chime, loudness); default: the built-in defaults")
+    parser.add_argument("--engine", choices=[e.value for e in TtsEngineName],
+                        help="text-to-speech engine (default: config.yaml's audio.engine, kokoro)")
     parser.add_argument("--piper-model", type=Path,
                         help="a local Piper voice (.onnx, with its .onnx.json beside it)")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="clip cache (default: $XDG_CACHE_HOME/gridedge/clips)")
+                        help="clip cache (default: the site's data directory with -c, else "
+                        "$XDG_CACHE_HOME/gridedge/clips)")
 
 
-def _engines(args: argparse.Namespace) -> list[TtsEngine]:
-    engines: list[TtsEngine] = []
+def _site(args: argparse.Namespace) -> tuple[SiteRenderer, AudioConfig] | None:
+    """The site's renderer and audio section, with the command line's engine/voice on top."""
+    config = None
+    if args.config is not None:
+        try:
+            config = load_config(args.config)
+        except ConfigError as err:
+            for problem in err.problems:
+                print(problem, file=sys.stderr)
+            return None
+    audio = config.audio if config is not None else AudioConfig()
+    changes: dict[str, object] = {}
     if args.piper_model is not None:
-        engines.append(PiperEngine(args.piper_model))
-    engines.append(EspeakEngine())
-    return engines
+        changes.update(engine=TtsEngineName.PIPER, piper_model=args.piper_model, voice=None)
+    if args.engine is not None:
+        changes.update(engine=TtsEngineName(args.engine), voice=None)
+    if getattr(args, "voice", None):
+        changes["voice"] = args.voice
+    if changes:
+        try:
+            audio = AudioConfig.model_validate({**audio.model_dump(), **changes})
+        except ValidationError as err:
+            _error("; ".join(str(e.get("msg", e)) for e in err.errors()))
+            return None
+    if config is not None:
+        return build_renderer(config, audio=audio, cache_dir=args.cache_dir), audio
+    return make_renderer(audio, _cache_dir(args), _CLI_CACHE_BYTES), audio
 
 
 def _cache_dir(args: argparse.Namespace) -> Path:
@@ -111,24 +136,34 @@ def _format(args: argparse.Namespace) -> AudioFormat | None:
         return None
 
 
+def _composition(args: argparse.Namespace, renderer: SiteRenderer) -> Composition:
+    """The site's composition with what the command line sets on top."""
+    site = renderer.composition(Composition(repeat=args.repeat))
+    chime: str | Path | None = site.chime
+    if args.chime is not None:
+        chime = None if args.chime == "none" else args.chime
+    return Composition(
+        chime=chime, pre_roll_ms=site.pre_roll_ms, repeat=args.repeat,
+        gap_ms=site.gap_ms if args.gap_ms is None else args.gap_ms, outro=args.outro,
+        target_lufs=site.target_lufs if args.target_lufs is None else args.target_lufs,
+    )
+
+
 def cmd_audio_render(args: argparse.Namespace) -> int:
-    """Render one clip and copy it to the output path."""
+    """Render one clip (in the render worker) and copy it to the output path."""
     fmt = _format(args)
     if fmt is None:
         return EXIT_INVALID
+    site = _site(args)
+    if site is None:
+        return EXIT_INVALID
+    renderer, _audio = site
     try:
-        composition = Composition(
-            chime=args.chime, repeat=args.repeat, gap_ms=args.gap_ms, outro=args.outro,
-            target_lufs=args.target_lufs,
-        )
-        renderer = ClipRenderer(_cache_dir(args), _CLI_CACHE_BYTES, _engines(args))
+        composition = _composition(args, renderer)
         if args.recorded:
-            clip = renderer.render_recorded(Path(args.text), composition, fmt)
+            clip = renderer.worker.render_recorded(Path(args.text), composition, fmt)
         else:
-            engine = "piper" if args.piper_model is not None else None
-            clip = renderer.render(
-                args.text, engine=engine, voice=args.voice, composition=composition, fmt=fmt
-            )
+            clip = renderer.worker.render(args.text, composition=composition, fmt=fmt)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(clip.path, args.output)
     except ValueError as err:  # AudioFormatError and TextError: wrong input
@@ -140,6 +175,8 @@ def cmd_audio_render(args: argparse.Namespace) -> int:
     except OSError as err:
         _error(_("cannot write {path}: {error}").format(path=args.output, error=err.strerror))
         return EXIT_FAILED
+    finally:
+        renderer.close()
     print(_("wrote {path}: {seconds:.1f} s, {codec} {rate} Hz, sha256 {sha}").format(
         path=args.output, seconds=clip.duration_s, codec=fmt.codec, rate=fmt.sample_rate,
         sha=clip.sha256[:16]))
@@ -148,10 +185,20 @@ def cmd_audio_render(args: argparse.Namespace) -> int:
 
 def cmd_audio_voices(args: argparse.Namespace) -> int:
     """Print one line per voice: engine, id, languages, and why it cannot be used if so."""
-    voices = list_voices(_engines(args))
+    site = _site(args)
+    if site is None:
+        return EXIT_INVALID
+    renderer, audio = site
+    renderer.close()
+    engines = build_engines(engine_spec(audio))
+    default = (engines[0].name, audio.voice or engines[0].default_voice)
+    voices = list_voices(engines)
     shown = [v for v in voices if args.all or speaks_chinese(v.languages) or not v.available]
     for voice in shown:
-        print(_voice_line(voice))
+        line = _voice_line(voice)
+        if (voice.engine, voice.voice_id) == default:
+            line += "  " + _("(default)")
+        print(line)
     if not any(v.available for v in shown):
         _error(_("no usable voice: see the reasons above"))
         return EXIT_FAILED

@@ -97,6 +97,9 @@ def site_config(site_id: str, broker: Broker, data_dir: Path, **sections: object
     data["http"]["port"] = 0
     # The site's own schedule would play in every test: tests bring their own when they need one.
     data["schedules"] = {"files": []}
+    # The neural voice costs seconds of CPU per clip: other capabilities' tests speak with
+    # espeak-ng; tests/audio holds the site's voice (Kokoro) to its intelligibility bar.
+    data["audio"] = {**data["audio"], "engine": "espeak", "voice": "cmn"}
     data.update(sections)
     return data
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from audio import AudioFormat, ClipRenderer, Composition, RenderedClip
+from audio import AudioFormat, Composition, RenderedClip
 from edge.events import Event, EventBus, Severity
 from edge.i18n import N_
 from edge.mqtt import Message, MqttClient, Topics
@@ -34,6 +34,7 @@ from edge.speakers.const import (
 )
 from edge.speakers.drivers import Command, Driver
 from edge.speakers.playlog import PlayLog, PlayRecord, request_from_row
+from edge.speakers.rendering import SiteRenderer, build_renderer
 from edge.speakers.requests import PlayRequest
 from edge.store import Store
 
@@ -91,7 +92,7 @@ class Fleet:
         self.clock = clock or SpeakerClock()
         self.playlog = PlayLog(store)
         self.channels: dict[str, Channel] = {}
-        self._renderer: ClipRenderer | None = None
+        self._renderer: SiteRenderer | None = None
         # Rendered clips by what they say, most recently used last (bounded: CLIP_MAP_MAX).
         self._clips: OrderedDict[tuple[object, ...], ClipInfo] = OrderedDict()
         self._render_lock: asyncio.Lock | None = None
@@ -102,8 +103,7 @@ class Fleet:
     async def start(self) -> None:
         """Build a channel per enabled speaker, subscribe to their topics, resume the play log."""
         self._render_lock = asyncio.Lock()
-        self._renderer = ClipRenderer(self.config.data_dir / "clips",
-                                      self.config.storage.clip_cache_mb * 1024 * 1024)
+        self._renderer = build_renderer(self.config, warm=True)
         for speaker_id, speaker in self.config.speakers.devices.items():
             if not speaker.enabled:
                 continue
@@ -131,6 +131,8 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._renderer is not None:
+            await asyncio.to_thread(self._renderer.close)
 
     def _reader(self, channel: Channel) -> Callable[[Message], None]:
         def read(message: Message) -> None:

@@ -78,3 +78,16 @@ def test_too_long_text_is_refused() -> None:
     """Test that a text over the length limit is refused with its length in the message."""
     with pytest.raises(TextError, match="5000 characters"):
         normalize_text("请" * 5000)
+
+
+@pytest.mark.parametrize(
+    ("written", "spoken"),
+    [
+        ("二〇二七年度", "二零二七年度"),
+        ("二○二六年", "二零二六年"),  # the circle staff type for 〇
+        ("2027年", "二零二七年"),
+    ],
+)
+def test_written_zero_becomes_ling(written: str, spoken: str) -> None:
+    """Test that 〇 becomes 零 (the neural front end drops 〇: 二〇二七 was read 二七)."""
+    assert normalize_text(written) == spoken
