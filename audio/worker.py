@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -114,6 +115,10 @@ _child_renderer: ClipRenderer | None = None
 def _child_init(cache_dir: Path, max_bytes: int, spec: EngineSpec, log_level: int,
                 parent_pid: int) -> None:
     global _child_renderer  # noqa: PLW0603 - one renderer per worker process
+    # Ctrl-C in a terminal reaches the whole process group: the daemon stops its worker itself
+    # (close(), or the parent watch below), so the worker must not die mid-render with a
+    # KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=log_level, format=_LOG_FORMAT)
     try:
         os.nice(RENDER_WORKER_NICE)  # the daemon's protection work comes first

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from edge.schedule.const import (
     DEFAULT_MAX_SPOKEN_S,
+    KOKORO_CHARS_PER_S,
     MEASURED_CHARS_PER_S,
     MEASURED_RATE_WPM,
     TEXT_CHARS_PER_S,
@@ -40,7 +41,14 @@ class SpeechEstimate:
     @classmethod
     def for_config(cls, config: GridedgeConfig) -> SpeechEstimate:
         """The estimate for the site's voice and limit."""
-        return cls(rate_wpm=config.audio.rate_wpm, gap_s=config.audio.gap_ms / 1000,
+        audio = config.audio
+        rate = audio.rate_wpm
+        if audio.engine == "kokoro":
+            # The neural voice has a speed, not a rate: expressed as the espeak rate that speaks
+            # as many characters a second.
+            rate = round(MEASURED_RATE_WPM * KOKORO_CHARS_PER_S * audio.speed
+                         / MEASURED_CHARS_PER_S)
+        return cls(rate_wpm=rate, gap_s=audio.gap_ms / 1000,
                    limit_s=config.schedules.max_spoken_s)
 
     @staticmethod

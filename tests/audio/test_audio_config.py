@@ -54,7 +54,7 @@ def test_audio_mistakes_name_file_line_and_fix(tmp_path: Path, capsys: pytest.Ca
     assert f"config.yaml:{_line_of(text, where)}: {message}" in err.splitlines(), err
 
 
-def test_site_pronunciations_and_voice_load(tmp_path: Path,
+def test_site_pronunciations_and_voice_load(tmp_path: Path, site_environ: dict[str, str],
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """Test that the shipped audio: section (kokoro, zf_xiaobei, 建院) is valid."""
     path = write_site(tmp_path, ORIGINAL)

@@ -98,16 +98,22 @@ def test_a_running_daemon_keeps_the_last_schedule_when_the_file_is_emptied(
 
 def test_a_text_too_long_to_speak_is_refused_with_the_estimate(tmp_path: Path) -> None:
     """Test that a 2,000-character text is refused at its line with the spoken estimate, the
-    voice's speed taken from the config (audio.rate_wpm) and the limit."""
+    voice's speed taken from the config (kokoro's speed, espeak's rate_wpm) and the limit."""
     text = "announcements:\n  长文:\n    text: " + "请" * 2000 + "\n    at: '08:30'\n"
     with pytest.raises(ConfigError) as info:
         load(site(tmp_path, text))
+    assert "about 477 s to speak" in str(info.value.problems[0])  # kokoro at speed 1.0
+    config_text = (tmp_path / "config.yaml").read_text(encoding="utf-8")
+    config_text = config_text.replace("  engine: kokoro", "  engine: espeak").replace(
+        "  voice: zf_xiaobei", "  voice: cmn")
+    (tmp_path / "config.yaml").write_text(config_text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load(load_config(tmp_path / "config.yaml"))
     assert [str(p) for p in info.value.problems] == [
         "announcements.yaml:3: announcements.长文.text: this text takes about 533 s to speak "
         "(2000 characters at the configured voice's speed, said 1 time(s)); the limit is 120 s: "
         "shorten it or split it into several announcements"]
     # Twice the speaking rate and a 300 s limit: about 267 s, accepted.
-    site(tmp_path, text)
     config_text = (tmp_path / "config.yaml").read_text(encoding="utf-8")
     config_text = config_text.replace("  voice: cmn", "  voice: cmn\n  rate_wpm: 320").replace(
         "  files: [announcements.yaml]", "  files: [announcements.yaml]\n  max_spoken_s: 300")

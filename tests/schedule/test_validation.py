@@ -71,8 +71,8 @@ def test_overlapping_times_on_one_speaker(tmp_path: Path) -> None:
     """
     assert problems(tmp_path, text) == [
         ("announcements.yaml:9: announcements.反诈: '反诈' at 08:30 overlaps '医保' (line 2) at "
-         "08:30 on 东门 (from 2026-11-28): '医保' starts at 08:30 and plays about 9 s, until "
-         "08:30:09; a speaker plays one clip at a time: move one of them")]
+         "08:30 on 东门 (from 2026-11-28): '医保' starts at 08:30 and plays about 8 s, until "
+         "08:30:08; a speaker plays one clip at a time: move one of them")]
 
 
 def test_overlap_is_reported_at_the_announcement_written_later(tmp_path: Path) -> None:
