@@ -14,6 +14,7 @@ from audio.errors import (
     SynthesisError,
     TextError,
 )
+from audio._cache import write_pins
 from audio.models import AudioFormat, Composition, Pcm, RenderedClip, VoiceInfo
 from audio.renderer import ClipRenderer
 from audio.textnorm import normalize_text
@@ -40,4 +41,5 @@ __all__ = [
     "VoiceInfo",
     "list_voices",
     "normalize_text",
+    "write_pins",
 ]

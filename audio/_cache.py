@@ -10,10 +10,11 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from audio.const import CACHE_META_SUFFIX, CACHE_TMP_PREFIX
+from audio.const import CACHE_META_SUFFIX, CACHE_PINS_FILE, CACHE_TMP_PREFIX
 from audio.errors import CacheError
 from audio.models import RenderedClip
 
@@ -30,6 +31,34 @@ def file_sha256(path: Path) -> str:
         while chunk := file.read(_HASH_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_pins(directory: Path, names: Iterable[str]) -> None:
+    """Replace the set of clip file names the cache in ``directory`` must keep (atomic).
+
+    Raises:
+        CacheError: the pin file cannot be written.
+    """
+    text = "".join(f"{name}\n" for name in sorted(set(names)))
+    tmp = directory / f"{CACHE_TMP_PREFIX}{uuid.uuid4().hex}.pins"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, directory / CACHE_PINS_FILE)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        msg = f"clip cache: cannot write the pins of {directory}: {err}"
+        raise CacheError(msg) from err
+
+
+def read_pins(directory: Path) -> set[str]:
+    """The clip file names pinned in ``directory`` (none when no pin file is there)."""
+    try:
+        text = (directory / CACHE_PINS_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    return {line for line in text.splitlines() if line}
 
 
 def cache_key(params: dict[str, Any]) -> str:
@@ -131,7 +160,10 @@ class ClipCache:
             entries: list[tuple[float, int, Path, Path]] = []
             total = 0
             now = time.time()
+            pinned = read_pins(self._dir)
             for path in self._dir.iterdir():
+                if path.name == CACHE_PINS_FILE:
+                    continue
                 try:
                     stat = path.stat()
                 except OSError:
@@ -148,8 +180,8 @@ class ClipCache:
             if total <= self._max_bytes:
                 return
             for _mtime, size, path, meta in sorted(entries, key=lambda e: e[0]):
-                if path == keep:
-                    continue
+                if path == keep or path.name in pinned:
+                    continue  # the newest clip, and clips a schedule or queue still refers to
                 meta_size = meta.stat().st_size if meta.exists() else 0
                 for victim in (path, meta):
                     with contextlib.suppress(OSError):

@@ -70,6 +70,9 @@ STDERR_TAIL_CHARS = 600
 CACHE_SCHEMA = 1  # bump when the rendering changes in a way that alters the bytes
 CACHE_META_SUFFIX = ".json"
 CACHE_TMP_PREFIX = ".tmp-"
+# Names of clips the cache must not evict (one per line), written by whoever still refers to
+# them; a file, because the process that evicts (the render worker) is not the one that knows.
+CACHE_PINS_FILE = ".pinned"
 
 # --- Kokoro-82M (int8 ONNX on onnxruntime, CPU) ---
 KOKORO_MODEL_PACKAGES = (  # PyPI packages holding the four parts of one ONNX file, in order

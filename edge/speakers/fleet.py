@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from audio import AudioFormat, Composition, RenderedClip
+from audio import AudioFormat, CacheError, Composition, RenderedClip, write_pins
 from edge.events import Event, EventBus, Severity
 from edge.i18n import N_
 from edge.mqtt import Message, MqttClient, Topics
@@ -212,7 +212,20 @@ class Fleet:
             _memo, old = self._clips.popitem(last=False)
             if all(other.sha256 != old.sha256 for other in self._clips.values()):
                 self.http.clips.discard(old.sha256)
+        await asyncio.to_thread(self._pin, [c.path for c in self._clips.values() if c.path])
         return info
+
+    @staticmethod
+    def _pin(paths: list[Path]) -> None:
+        """Keep the clips schedules and queues refer to out of the cache's eviction."""
+        by_folder: dict[Path, list[str]] = {}
+        for path in paths:
+            by_folder.setdefault(path.parent, []).append(path.name)
+        for folder, names in by_folder.items():
+            try:
+                write_pins(folder, names)
+            except CacheError as err:
+                logger.warning("%s", err)
 
     def _still_served(self, clip: ClipInfo) -> bool:
         """True when the clip's file is still there with its bytes (touched); blocking I/O."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from audio import AudioFormat, ClipRenderer, Composition, EspeakEngine
+from audio import AudioFormat, ClipRenderer, Composition, EspeakEngine, write_pins
 from tests.audio.conftest import SHORT_TEXT, probe
 
 
@@ -101,6 +101,19 @@ def test_cache_stays_within_its_size_bound(tmp_path: Path) -> None:
     again = small.render(texts[0], fmt=fmt)
     assert again.path.exists()
     assert again.duration_s == pytest.approx(clips[0].duration_s, abs=0.1)
+
+
+def test_pinned_clips_are_never_evicted(tmp_path: Path) -> None:
+    """Test that a clip named in the cache's pins survives eviction that takes newer ones."""
+    fmt = AudioFormat("wav", 16_000, 1, None)  # ~100 kB a clip
+    small = ClipRenderer(tmp_path / "cache", 300_000)
+    scheduled = small.render("第1号通知，请注意。", fmt=fmt)
+    write_pins(tmp_path / "cache", [scheduled.path.name])
+    others = [small.render(f"第{n}号通知，请注意。", fmt=fmt) for n in range(2, 8)]
+    assert scheduled.path.exists()  # the oldest file, but a schedule refers to it
+    assert not others[0].path.exists()
+    assert (tmp_path / "cache" / ".pinned").read_text(encoding="utf-8") == \
+        f"{scheduled.path.name}\n"
 
 
 def test_no_temp_files_are_left_behind(renderer: ClipRenderer) -> None:

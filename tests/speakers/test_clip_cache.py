@@ -42,6 +42,9 @@ def test_a_scheduled_clip_evicted_from_the_cache_is_made_again_not_404(
             clip_files = [p for p in (config.data_dir / "clips").iterdir()
                           if p.suffix == ".mp3"]
             assert len(clip_files) == 1
+            # Pinned while the schedule refers to it: the cache's eviction passes it by.
+            pins = (config.data_dir / "clips" / ".pinned").read_text(encoding="utf-8")
+            assert pins.split() == [clip_files[0].name]
             # The scheduler prepares again the next day: the clip is touched (LRU order).
             os.utime(clip_files[0], (time.time() - DAY_S, time.time() - DAY_S))
             await fleet.prepare(slot)
