@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
-from edge.config.alerts import Day, Role, ShiftConfig, WorkerConfig
+from edge.alerts.roster import shift_starts_on
+from edge.config.alerts import Role, ShiftConfig, WorkerConfig
 from edge.config.errors import ConfigError, Problem
 from edge.events import Event, Severity
 from edge.i18n import N_, _
@@ -36,7 +37,6 @@ logger = logging.getLogger(__name__)
 EVENT_KIND = "alerts.nobody_reachable"
 HORIZON_DAYS = 366
 _DAY_MINUTES = 24 * 60
-_WEEKDAYS = (Day.MON, Day.TUE, Day.WED, Day.THU, Day.FRI, Day.SAT, Day.SUN)
 
 # Kinds of day, in the order staff think of them.
 WORKDAY, RESTDAY, HOLIDAY, ADJUSTED = "workday", "restday", "holiday", "adjusted"
@@ -105,16 +105,6 @@ def _minutes(t: time) -> int:
     return t.hour * 60 + t.minute
 
 
-def _matches(shift: ShiftConfig, day: date, is_workday: Callable[[date], bool]) -> bool:
-    # The same rule as the roster's: a shift belongs to the day it starts on.
-    for rule in shift.days:
-        if rule is Day.DAILY or rule is _WEEKDAYS[day.weekday()]:
-            return True
-        if rule in (Day.WORKDAYS, Day.RESTDAYS) and is_workday(day) == (rule is Day.WORKDAYS):
-            return True
-    return False
-
-
 def on_duty_spans(worker: WorkerConfig, day: date,
                   is_workday: Callable[[date], bool]) -> list[tuple[int, int]]:
     """The minutes of ``day`` the worker is on shift (no shifts = the whole day)."""
@@ -125,9 +115,9 @@ def on_duty_spans(worker: WorkerConfig, day: date,
     for shift in worker.shifts:
         start, end = _minutes(shift.start), _minutes(shift.end)
         across = end <= start
-        if _matches(shift, day, is_workday):
+        if shift_starts_on(shift, day, is_workday):
             out.append((start, _DAY_MINUTES if across else end))
-        if across and end > 0 and _matches(shift, yesterday, is_workday):
+        if across and end > 0 and shift_starts_on(shift, yesterday, is_workday):
             out.append((0, end))
     return out
 

@@ -12,7 +12,7 @@ from edge.config import GridedgeConfig
 from edge.config.alerts import Day, EscalationConfig, Role, ShiftConfig, WorkerConfig
 from edge.config.base import closest
 
-__all__ = ["Roster", "shift_covers"]
+__all__ = ["Roster", "shift_covers", "shift_starts_on"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,14 +27,15 @@ def shift_covers(shift: ShiftConfig, local: datetime, is_workday: Callable[[date
     """
     now, today = local.time(), local.date()
     across = shift.end <= shift.start
-    if _day_matches(shift, today, is_workday) and (
+    if shift_starts_on(shift, today, is_workday) and (
             now >= shift.start if across else shift.start <= now < shift.end):
         return True
     yesterday = today - timedelta(days=1)
-    return across and now < shift.end and _day_matches(shift, yesterday, is_workday)
+    return across and now < shift.end and shift_starts_on(shift, yesterday, is_workday)
 
 
-def _day_matches(shift: ShiftConfig, day: date, is_workday: Callable[[date], bool]) -> bool:
+def shift_starts_on(shift: ShiftConfig, day: date, is_workday: Callable[[date], bool]) -> bool:
+    """True when ``shift`` starts on ``day`` (its day rules, Chinese working days included)."""
     for rule in shift.days:
         if rule is Day.DAILY or rule is _WEEKDAYS[day.weekday()]:
             return True

@@ -31,25 +31,19 @@ import yaml
 from tests.alerts.phone_rig import PhoneRig, links_of
 from tests.alerts.rig import ManualClock, Receiver, roster_section, trip
 from tests.broker.harness import Broker
+from tests.browser import NEEDS_CHROMIUM, chromium, wait_listening
 from tests.conftest import REPO, gridedge_command, site_config
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = REPO / "tests" / "artifacts"
 HANG_GUARD_S = 90.0  # a guard against a hang, not a speed limit
 ESCALATE_AFTER_MIN = 0.5
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/a/[A-Za-z0-9_.-]+)")
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage")
 # A mid-range Android phone: 393×851 CSS pixels, Chrome on Android's user agent.
 PHONE = {"deviceMetrics": {"width": 393, "height": 851, "pixelRatio": 2.0},
          "userAgent": "Mozilla/5.0 (Linux; Android 13; Redmi Note 12) AppleWebKit/537.36 "
                       "(KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36"}
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromedriver in /usr/bin (apt-get install chromium "
-           "chromium-driver; .ci/run does it as root)")
+pytestmark = NEEDS_CHROMIUM
 
 
 def _free_port() -> int:
@@ -59,24 +53,12 @@ def _free_port() -> int:
 
 
 def _chromium(profile: Path, *, javascript: bool = True) -> Any:
-    """Headless Debian Chromium through Debian's chromedriver; Selenium Manager fetches nothing."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415 - after the skip
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
+    """A phone: mobile emulation, or with scripts off a phone-sized window (chromedriver's
+    emulated touch tap hangs when scripts are off)."""
     if javascript:
-        options.add_experimental_option("mobileEmulation", PHONE)
-    else:
-        # chromedriver's emulated touch tap hangs when scripts are off: a phone-sized window.
-        options.add_argument("--blink-settings=scriptEnabled=false")
-        options.add_argument("--window-size=393,851")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(HANG_GUARD_S)
-    return driver
+        return chromium(profile, page_load_timeout_s=HANG_GUARD_S, mobile=PHONE)
+    return chromium(profile, "--blink-settings=scriptEnabled=false", "--window-size=393,851",
+                    page_load_timeout_s=HANG_GUARD_S)
 
 
 @pytest.fixture
@@ -100,14 +82,6 @@ def _config(tmp_path: Path, broker: Broker, site_id: str, receiver: Receiver, po
     return path
 
 
-def _wait_listening(port: int, daemon: subprocess.Popen[str]) -> bool:
-    deadline = time.monotonic() + HANG_GUARD_S
-    while time.monotonic() < deadline and daemon.poll() is None:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.05)
-    return False
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[str]:
@@ -160,7 +134,7 @@ def test_phone_page_ack_stops_escalation_and_reset_brings_the_all_clear(
     sim: subprocess.Popen[str] | None = None
     figures: dict[str, float] = {}
     try:
-        assert _wait_listening(port, daemon), (tmp_path / "daemon.log").read_text()
+        assert wait_listening(port, daemon, HANG_GUARD_S), (tmp_path / "daemon.log").read_text()
         browser.get(f"http://127.0.0.1:{port}/a/not-a-real-link-at-all-000")  # warm the browser
         assert "链接已失效" in browser.page_source, (tmp_path / "daemon.log").read_text()
         sim = _start(["simulate", "-c", str(config), "--posts", "P03", "--post-interval", "0.2",

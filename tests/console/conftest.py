@@ -7,7 +7,6 @@ import re
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from edge.console.users import Role, Users
 from edge.store import Store
 from tests.alerts.rig import Receiver, roster_section
 from tests.broker.harness import Broker
+from tests.browser import wait_listening
 from tests.conftest import REPO, gridedge_command, site_config
 
 HANG_GUARD_S = 90.0  # a guard against a hang, not a speed limit
@@ -98,16 +98,6 @@ def write_site(folder: Path, broker: Broker, site_id: str, receiver: Receiver, p
     return path
 
 
-def wait_listening(port: int, daemon: subprocess.Popen[str]) -> bool:
-    """True once the daemon accepts connections on ``port``."""
-    deadline = time.monotonic() + HANG_GUARD_S
-    while time.monotonic() < deadline and daemon.poll() is None:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return True
-        time.sleep(0.05)
-    return False
-
 
 def add_accounts(config: Path) -> None:
     """The test accounts, through the accounts API (the command itself is tested on its own:
@@ -138,7 +128,7 @@ def console_site(tmp_path_factory: pytest.TempPathFactory, broker: Broker) -> It
     log = folder / "daemon.log"
     daemon = start(["run", "-c", str(config)], log, folder)
     try:
-        assert wait_listening(port, daemon), log.read_text()
+        assert wait_listening(port, daemon, HANG_GUARD_S), log.read_text()
         yield Site(f"http://127.0.0.1:{port}", folder, config, log)
     finally:
         stop(daemon)

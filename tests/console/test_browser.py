@@ -25,38 +25,23 @@ import pytest
 
 from tests.alerts.rig import Receiver
 from tests.broker.harness import Broker
+from tests.browser import NEEDS_CHROMIUM, chromium, wait_listening
 from tests.conftest import REPO
 from tests.console.conftest import (HANG_GUARD_S, PASSWORDS, add_accounts, free_port, start, stop,
-                                    wait_listening, write_site)
+                                    write_site)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-dev-shm-usage",
-                "--window-size=1280,1000")
 SITE_TZ = ZoneInfo("Asia/Shanghai")
 MIN_LEAD_S = 40  # the slot must still be ahead when the edit is saved
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromedriver in /usr/bin (apt-get install chromium "
-           "chromium-driver; .ci/run does it as root)")
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    """Headless Debian Chromium through Debian's chromedriver; Selenium Manager fetches nothing."""
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415 - after the skip
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROME_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(HANG_GUARD_S)
+    """A desktop-sized headless Chromium with a fresh profile."""
+    driver = chromium(tmp_path / "chromium-profile", "--window-size=1280,1000",
+                      page_load_timeout_s=HANG_GUARD_S)
     yield driver
     driver.quit()
 
@@ -133,7 +118,7 @@ def test_office_console_end_to_end(tmp_path: Path, broker: Broker, site_id: str,
     sim = None
     shots: list[Path] = []
     try:
-        assert wait_listening(port, daemon), (tmp_path / "daemon.log").read_text()
+        assert wait_listening(port, daemon, HANG_GUARD_S), (tmp_path / "daemon.log").read_text()
         sim = start(["simulate", "-c", str(config), "--posts", "P03", "--post-interval", "0.5",
                      "--fault", "P03:4:step:amps=12"], tmp_path / "sim.log", tmp_path)
 
