@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from edge.alerts.roster import shift_starts_on
-from edge.config.alerts import Role, ShiftConfig, WorkerConfig
+from edge.config.alerts import Role, WorkerConfig
 from edge.config.errors import ConfigError, Problem
 from edge.events import Event, Severity
 from edge.i18n import N_, _
