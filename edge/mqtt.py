@@ -376,10 +376,6 @@ class MqttClient:
                 during an outage: states and audit events, never commands or alerts. None =
                 decided by the topic (the site's ``events`` and ``*/state`` topics).
 
-        Args:
-            bulk: a document that may wait (a retained state): it goes out after everything
-                published without ``bulk``, so a cut-off command is never queued behind it.
-
         Returns paho's message info (``is_published()`` turns true on the PUBACK), or None when
         called before start(), from another thread (then it is handed to the loop), in bulk, or
         held.
