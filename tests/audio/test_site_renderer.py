@@ -40,5 +40,6 @@ def test_a_scheduled_play_carries_the_configured_voice_and_chime(
     assert params["engine"].startswith("espeak-ng")
     assert "voice yue" in params["engine"]
     assert params["composition"]["chime"] == "generated"
-    clip = next(p for p in sidecar.parent.iterdir() if p.suffix != ".json")
+    clip = next(p for p in sidecar.parent.iterdir()
+                if p.suffix != ".json" and not p.name.startswith("."))  # not the pin file
     assert abs(probe(clip).integrated_lufs - (-20.0)) <= 1.0
