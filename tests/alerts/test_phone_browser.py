@@ -117,9 +117,22 @@ def _tap(driver: Any, button_id: str) -> None:
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
 
+    from selenium.common.exceptions import WebDriverException  # noqa: PLC0415
+
     old = driver.find_element(By.ID, button_id)
     old.click()
-    WebDriverWait(driver, HANG_GUARD_S).until(expected_conditions.staleness_of(old))
+
+    def gone(_driver: Any) -> bool:
+        # Chromium sometimes reports a node of the page just left as "does not belong to the
+        # document" instead of a stale element: both mean the next page is there.
+        try:
+            return bool(expected_conditions.staleness_of(old)(_driver))
+        except WebDriverException as err:
+            if "does not belong to the document" in str(err):
+                return True
+            raise
+
+    WebDriverWait(driver, HANG_GUARD_S).until(gone)
 
 
 def test_phone_page_ack_stops_escalation_and_reset_brings_the_all_clear(
