@@ -33,8 +33,11 @@ def test_latched_port_stays_latched_after_kill_9(broker: Broker, site_id: str,
         assert probe.wait_for(lambda m: state(probe, f"{base}/state") is not None, HANG_GUARD_S)
         pub.send(f"{base}/telemetry", {"ts": now_s(), "ports": [{"port": 3, "current_a": 40.0, "on": True}]})
         wait_event(probe, "post.trip", "P1/3", HANG_GUARD_S)
-        # The state is published after the latch is saved.
-        assert probe.wait_for(lambda m: (state(probe, f"{base}/state") or {}).get("latched_ports") == [3])
+        # The state goes out at once with "saved": false (the cut-off must not wait for the disk),
+        # and again once the latch is durable: kill only then. A kill inside that window of a few
+        # milliseconds loses the latch, not the cut-off (the device has already switched off).
+        assert probe.wait_for(lambda m: (state(probe, f"{base}/state") or {}).get("latched_ports") == [3]
+                              and state(probe, f"{base}/state")["saved"], HANG_GUARD_S)
         process.send_signal(signal.SIGKILL)
         process.wait(HANG_GUARD_S)
         pub.send(f"{base}/state", b"", retain=True)
