@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -108,38 +109,34 @@ def cmd_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_set_password(args: argparse.Namespace) -> int:
-    """Set a new password."""
+def _change(args: argparse.Namespace, change: Callable[[Users], None], done: str) -> int:
+    """Open the accounts, apply ``change``, print ``done`` (or the refusal); the exit code."""
     opened = _open(args)
     if opened is None:
         return EXIT_INVALID
     _config, users = opened
     try:
-        users.set_password(args.name, _read_password(), by=_operator())
+        change(users)
     except AccountError as err:
         print(err, file=sys.stderr)
         return EXIT_FAILED
     finally:
         users.store.close()
-    print(_("new password set for '{name}'").format(name=args.name))
+    print(done)
     return EXIT_OK
+
+
+def cmd_set_password(args: argparse.Namespace) -> int:
+    """Set a new password."""
+    return _change(args, lambda users: users.set_password(args.name, _read_password(),
+                                                          by=_operator()),
+                   _("new password set for '{name}'").format(name=args.name))
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """Remove an account."""
-    opened = _open(args)
-    if opened is None:
-        return EXIT_INVALID
-    _config, users = opened
-    try:
-        users.remove(args.name, by=_operator())
-    except AccountError as err:
-        print(err, file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        users.store.close()
-    print(_("account '{name}' removed").format(name=args.name))
-    return EXIT_OK
+    return _change(args, lambda users: users.remove(args.name, by=_operator()),
+                   _("account '{name}' removed").format(name=args.name))
 
 
 def cmd_list(args: argparse.Namespace) -> int:

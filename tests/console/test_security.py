@@ -202,6 +202,11 @@ def test_the_users_command_adds_a_roster_worker_with_their_role(console_site: Si
     assert page.status_code == 200  # noqa: PLR2004
     again = users(console_site.config, "add", "duty", password="another-pass-1")
     assert again.returncode != 0 and "已经有账号" in again.stderr
+    removed = users(console_site.config, "remove", "duty")
+    assert removed.returncode == 0 and "duty" in removed.stdout, removed.stderr
+    assert session.get(f"{console_site.url}/console/say", timeout=HANG_GUARD_S,
+                       allow_redirects=False).status_code == 401  # noqa: PLR2004
+    PASSWORDS.pop("duty")
 
 
 @pytest.mark.parametrize("name", ["bad name", ""])
