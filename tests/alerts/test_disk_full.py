@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import sqlite3
 import subprocess
 import time
@@ -21,23 +20,16 @@ import yaml
 
 from tests.alerts.rig import Receiver
 from tests.broker.harness import Broker
-from tests.conftest import gridedge_command
 from tests.edge.mqtt_probe import Probe
 from tests.posts.harness import Publisher, now_s, sections, state
+from tests.processes import start_gridedge, stop_gridedge
 from tests.smallfs import small_fs
 
 HANG_GUARD_S = 120.0  # a guard against a hang, not a speed limit (three daemon starts)
 
 
 def _start(config: Path, log: Path) -> subprocess.Popen[str]:
-    out = log.open("a")
-    return subprocess.Popen([*gridedge_command(), "--lang", "zh", "run", "-c", str(config)],  # noqa: S603
-                            stdout=out, stderr=subprocess.STDOUT, text=True)
-
-
-def _stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(HANG_GUARD_S)
+    return start_gridedge(["run", "-c", str(config)], log=log)
 
 
 def _wait(check: Callable[[], bool], timeout: float = HANG_GUARD_S) -> bool:
@@ -118,7 +110,7 @@ def test_full_data_disk_still_cuts_pages_and_starts(
             assert str(data_dir) in health["checks"]["store"]["detail"]
 
             # Restart on the still-full disk: it must come up and protect.
-            assert _stop(process) == 0
+            assert stop_gridedge(process, HANG_GUARD_S) == 0
             probe.messages.clear()
             process = _start(config, log)
             assert probe.wait_for(lambda m: state(probe, f"{base}/state") is not None,
@@ -137,7 +129,7 @@ def test_full_data_disk_still_cuts_pages_and_starts(
             assert _wait(lambda: bool(_db_rows(db_path, "SELECT id FROM alerts WHERE kind = "
                                                "'disk_full' AND state = 'resolved'"))), \
                 log.read_text()
-            assert _stop(process) == 0
+            assert stop_gridedge(process, HANG_GUARD_S) == 0
             probe.messages.clear()
             process = _start(config, log)
             assert probe.wait_for(lambda m: state(probe, f"{base}/state") is not None,
@@ -149,7 +141,7 @@ def test_full_data_disk_still_cuts_pages_and_starts(
                             "a.id = n.alert_id WHERE a.port = 2 AND n.recipient = 'wang' AND "
                             "n.state = 'sent'")
             assert sent[0][0] >= 1
-            assert _stop(process) == 0
+            assert stop_gridedge(process, HANG_GUARD_S) == 0
         finally:
             if process.poll() is None:
                 process.kill()

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -32,7 +30,8 @@ from tests.alerts.phone_rig import PhoneRig, links_of
 from tests.alerts.rig import ManualClock, Receiver, roster_section, trip
 from tests.broker.harness import Broker
 from tests.browser import NEEDS_CHROMIUM, chromium, wait_listening
-from tests.conftest import REPO, gridedge_command, site_config
+from tests.conftest import REPO, site_config
+from tests.processes import start_gridedge, stop_gridedge
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 HANG_GUARD_S = 90.0  # a guard against a hang, not a speed limit
@@ -85,20 +84,7 @@ def _config(tmp_path: Path, broker: Broker, site_id: str, receiver: Receiver, po
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("GRIDEDGE_LINK_KEY", None)
-    return subprocess.Popen([*gridedge_command(), "--lang", "zh", *args],  # noqa: S603
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=REPO)
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(HANG_GUARD_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    return start_gridedge(args, log=log, unset=["GRIDEDGE_LINK_KEY"])
 
 
 def _pages(receiver: Receiver, who: str, alert_id: int, kind: str) -> list[dict[str, Any]]:
@@ -113,11 +99,10 @@ def _overloads(receiver: Receiver) -> set[int]:
 
 
 def _tap(driver: Any, button_id: str) -> None:
+    from selenium.common.exceptions import WebDriverException  # noqa: PLC0415
     from selenium.webdriver.common.by import By  # noqa: PLC0415 - selenium is a test extra
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.wait import WebDriverWait
-
-    from selenium.common.exceptions import WebDriverException  # noqa: PLC0415
 
     old = driver.find_element(By.ID, button_id)
     old.click()
@@ -207,8 +192,8 @@ def test_phone_page_ack_stops_escalation_and_reset_brings_the_all_clear(
                    "link_chars": len(link[1])}
     finally:
         if sim is not None:
-            _stop(sim)
-        _stop(daemon)
+            stop_gridedge(sim)
+        stop_gridedge(daemon)
     (ARTIFACTS / "phone_e2e.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
     print(f"\nphone e2e: {json.dumps(figures)}; screenshot {shot}")  # noqa: T201 - the figures
 

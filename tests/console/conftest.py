@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from tests.alerts.rig import Receiver, roster_section
 from tests.broker.harness import Broker
 from tests.browser import wait_listening
 from tests.conftest import REPO, gridedge_command, site_config
+from tests.processes import start_gridedge, stop_gridedge
 
 HANG_GUARD_S = 90.0  # a guard against a hang, not a speed limit
 PASSWORDS = {"admin": "admin-pass-1", "office": "office-pass-1", "wang": "wang-pass-01",
@@ -60,20 +60,12 @@ def free_port() -> int:
 
 def start(args: list[str], log: Path, cwd: Path) -> subprocess.Popen[str]:
     """A gridedge command in the background, output to ``log``."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([*gridedge_command(), "--lang", "zh", *args],  # noqa: S603
-                            stdout=log.open("w"), stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=cwd)
+    return start_gridedge(args, log=log, cwd=cwd)
 
 
 def stop(process: subprocess.Popen[str]) -> None:
     """SIGTERM, then wait (kill only if it hangs)."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(HANG_GUARD_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    stop_gridedge(process)
 
 
 def users(config: Path, *args: str, password: str = "") -> subprocess.CompletedProcess[str]:

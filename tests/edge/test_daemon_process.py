@@ -15,13 +15,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from tests.broker.harness import Broker
 from tests.conftest import gridedge_command
 from tests.edge.mqtt_probe import Probe
+from tests.processes import start_gridedge
 
 HANG_GUARD_S = 20  # generous: a guard against a hung process, not a performance limit
 
 
 def _start(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([*gridedge_command(), "--lang", "en", "run", "-c", str(config)],  # noqa: S603
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return start_gridedge(["run", "-c", str(config)], lang="en")
 
 
 def test_run_online_then_offline_after_sigterm(broker: Broker, site_id: str,

@@ -9,16 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.broker.harness import Broker
-from tests.conftest import gridedge_command
 from tests.edge.mqtt_probe import Probe
 from tests.posts.harness import Publisher, now_s, sections, state, wait_event
+from tests.processes import start_gridedge
 
 HANG_GUARD_S = 30
 
 
 def _start(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([*gridedge_command(), "--lang", "en", "run", "-c", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return start_gridedge(["run", "-c", str(config)], lang="en")
 
 
 def test_latched_port_stays_latched_after_kill_9(broker: Broker, site_id: str,

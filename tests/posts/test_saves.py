@@ -19,9 +19,9 @@ from edge.posts import persist
 from edge.posts.saver import Saver
 from edge.store import Store
 from tests.broker.harness import Broker
-from tests.conftest import gridedge_command
 from tests.edge.mqtt_probe import Probe
 from tests.posts.harness import Publisher, now_s, sections, state, wait_event
+from tests.processes import start_gridedge
 
 HANG_GUARD_S = 30.0
 
@@ -110,8 +110,7 @@ def test_a_save_on_a_full_disk_is_kept_and_written_once_there_is_room(small_fs: 
 
 
 def _start(config: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([*gridedge_command(), "--lang", "en", "run", "-c", str(config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return start_gridedge(["run", "-c", str(config)], lang="en")
 
 
 def test_kill_9_right_after_each_latch_never_loses_one(broker: Broker, site_id: str,
