@@ -46,12 +46,13 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     driver.quit()
 
 
-def _until(driver: Any, condition: Any, *, reload: bool = False) -> Any:
+def _until(driver: Any, condition: Any, *, reload: bool = False,
+           guard_s: float = HANG_GUARD_S) -> Any:
     """Wait for ``condition(driver)`` to be truthy, reloading the page between looks if asked."""
     from selenium.common.exceptions import (  # noqa: PLC0415 - selenium is a test extra
         NoSuchElementException, StaleElementReferenceException)
 
-    deadline = time.monotonic() + HANG_GUARD_S
+    deadline = time.monotonic() + guard_s
     while True:
         try:
             found = condition(driver)
@@ -59,7 +60,7 @@ def _until(driver: Any, condition: Any, *, reload: bool = False) -> Any:
             found = None  # the page is being replaced by the next one: look again
         if found:
             return found
-        assert time.monotonic() < deadline, driver.page_source[:3000]
+        assert time.monotonic() < deadline, _body(driver)[-3000:]
         if reload:
             driver.refresh()
         time.sleep(0.5)
@@ -183,8 +184,10 @@ def test_office_console_end_to_end(tmp_path: Path, broker: Broker, site_id: str,
         # 5. At its time, the play from the simulated speaker is in the proof of play.
         _login(browser, url, "office")
         browser.get(f"{url}/console/plays?date={slot.date().isoformat()}")
+        # The guard counts from the slot, which may still be a minute or more ahead here.
+        until_slot_s = max(0.0, (slot - datetime.now(SITE_TZ)).total_seconds())
         _until(browser, lambda d: re.search(r"控制台测试广播\s+紧急\s+已播放", _body(d)),
-               reload=True)
+               reload=True, guard_s=until_slot_s + HANG_GUARD_S)
         shots.append(_shot(browser, "plays"))
         browser.get(f"{url}/console/say")
         shots.append(_shot(browser, "say"))
