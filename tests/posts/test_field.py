@@ -70,6 +70,7 @@ def site(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     devices: dict[str, dict[str, Any]] = {
         "R1": {"name": "R1桩"}, "C1": {"name": "C1桩"}, "C2": {"name": "C2桩"},
         "A1": {"name": "A1桩"}, "E1": {"name": "E1桩"}, "K9": {"name": "K9桩"},
+        "B1": {"name": "B1桩"},
         "D1": {"name": "D1桩", "profile": "tasmota-energy", "topic_id": "tas-d1"},
         "E2": {"name": "E2桩", "profile": "tasmota-energy", "topic_id": "tas-e2"},
         "P07": {"name": "P07桩", "profile": "tasmota-energy", "topic_id": "pow07"},
@@ -287,3 +288,29 @@ def test_deeply_nested_reset_is_a_counted_bad_command_without_a_traceback(
     assert doc["rejected"].get("bad_command") == 4
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
     assert any("refused a reset command" in r.getMessage() for r in caplog.records)
+
+
+# -- 7 (same class, the serial bridge): a clean poll clears the fault a bad one reported -------
+
+def _bridged(current_a: float) -> dict[str, Any]:
+    """One poll of a post's meter as `gridedge bridge` publishes it (the bridge's own builder)."""
+    from firmware_bridge.const import CanonicalKey  # noqa: PLC0415
+    from firmware_bridge.decode import ReadingBuilder  # noqa: PLC0415
+
+    builder = ReadingBuilder(post="B1", device="b1_board", ts=now_s())
+    builder.add(CanonicalKey.CURRENT_A, 1, current_a)
+    builder.add(CanonicalKey.ON, 1, True)  # noqa: FBT003
+    return builder.build().to_telemetry()
+
+
+def test_a_clean_bridged_poll_clears_the_sensor_fault_of_a_bad_one(site: Site) -> None:
+    """Test that after a poll with an implausible current (the bridge marks the port
+    ``sensor_invalid``, which cuts it) and a reset, a clean poll shows the port without a fault."""
+    site.telemetry("B1", _bridged(float("nan")))
+    wait_event(site.probe, "post.trip", "B1/1")
+    assert site.settle("B1")["ports"]["1"]["fault"] == "sensor_invalid"
+    _reset(site, "B1", 1)
+    site.telemetry("B1", _bridged(1.0))
+    doc = site.settle("B1")
+    assert doc["ports"]["1"]["fault"] is None and doc["ports"]["1"]["current_a"] == 1.0
+    assert doc["latched_ports"] == []
