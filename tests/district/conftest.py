@@ -92,3 +92,53 @@ def bridged_site(tmp_path: Path, site_id: str, site_environ: dict[str, str]):  #
     yield start
     for broker in started:
         broker.stop()
+
+
+def write_district_config(folder: Path, cluster: NatsCluster, node: int = 0, *,
+                          token: str = "district-token", channels: list[str] | None = None,
+                          after_min: float = 30.0, sites: dict[str, str] | None = None) -> Path:
+    """A district.yaml pointed at one node of the cluster, HTTP on a free loopback port."""
+    data = {"name": "中院街道",
+            "broker": {"host": "127.0.0.1", "port": cluster.nodes[node].mqtt_port,
+                       "protocol": "3.1.1", "keepalive_s": 5},
+            "http": {"bind": "127.0.0.1", "port": 0, "token": token},
+            "sites": sites or {},
+            "escalation": {"after_min": after_min, "channels": channels or []}}
+    path = folder / "district.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class Receiver:
+    """A loopback HTTP endpoint standing in for the street office's phone service (Apprise
+    ``json://``): it records every JSON body it is sent."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.port = 0
+        self._runner = None
+
+    async def start(self) -> None:
+        from aiohttp import web  # noqa: PLC0415
+
+        async def receive(request: web.Request) -> web.Response:
+            self.bodies.append(await request.json())
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/{tail:.*}", receive)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    @property
+    def url(self) -> str:
+        """The Apprise URL that posts here."""
+        return f"json://127.0.0.1:{self.port}/office"
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        if self._runner is not None:
+            await self._runner.cleanup()

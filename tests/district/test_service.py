@@ -1,0 +1,141 @@
+"""`gridedge district run` on the NATS cluster: the view, the page and API, escalation, acks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from edge.district.config import load_district_config
+from edge.district.service import DistrictService
+from tests.district.cluster import NatsCluster
+from tests.district.conftest import (NEEDS_CLUSTER, Receiver, node_endpoint,
+                                     write_district_config)
+from tests.edge.mqtt_probe import Probe
+
+pytestmark = [NEEDS_CLUSTER, pytest.mark.timeout(90)]
+HANG_GUARD_S = 30.0
+
+
+async def until(check: Callable[[], object], timeout: float = HANG_GUARD_S) -> None:
+    """Wait until check() is true (a hang guard, not a speed limit)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.05)
+
+
+def _publish_site(probe: Probe, site: str, *, alert_age_s: float = 0.0) -> None:
+    """What a site's bridge carries up: availability, a post's state, an open alert."""
+    probe.publish(f"gridedge/{site}/daemon/availability", "online", retain=True)
+    probe.publish(f"gridedge/{site}/posts/P01/state", json.dumps(
+        {"post": "P01", "name": "1号充电桩", "online": True, "latched_ports": [4]}), retain=True)
+    probe.publish(f"gridedge/{site}/alerts/12", json.dumps(
+        {"id": 12, "kind": "post.trip", "state": "firing", "severity": "critical",
+         "first_ts": time.time() - alert_age_s, "title": "1号充电桩4号插座过载断电",
+         "message": "1号充电桩4号插座过载, 已断电"}), retain=True)
+
+
+def test_view_page_and_api_are_rebuilt_by_any_instance(
+        nats_cluster: NatsCluster, tmp_path: Path, site_id: str, probes) -> None:
+    probe = probes(node_endpoint(nats_cluster, 1), f"gridedge/{site_id}/#")
+    _publish_site(probe, site_id)
+    config = load_district_config(write_district_config(
+        tmp_path, nats_cluster, sites={site_id: "建院1号小区"}))
+
+    async def main() -> None:
+        first, second = DistrictService(config), DistrictService(config, settle_s=0.5)
+        await first.start()
+        await second.start()  # a second instance beside it, on the same node
+        try:
+            for service in (first, second):
+                await until(lambda s=service: s.view.sites.get(site_id) and
+                            s.view.sites[site_id].alerts)
+            assert first.view.sites[site_id].summary() == second.view.sites[site_id].summary()
+            base = f"http://127.0.0.1:{first.http.port}"
+            # unsafe: keep cookies of an IP address host (loopback)
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                async with http.get(f"{base}/api/sites") as r:
+                    assert r.status == 401  # noqa: PLR2004
+                headers = {"Authorization": "Bearer district-token"}
+                async with http.get(f"{base}/api/sites", headers=headers) as r:
+                    data = await r.json()
+                site = next(s for s in data["sites"] if s["id"] == site_id)
+                assert site["name"] == "建院1号小区"
+                assert site["latched_ports"] == 1
+                assert [a["id"] for a in site["open_alerts"]] == [12]
+                async with http.get(f"{base}/", allow_redirects=False) as r:
+                    assert r.status == 302 and r.headers["Location"] == "/login"  # noqa: PLR2004
+                async with http.post(f"{base}/login", data={"token": "wrong"}) as r:
+                    assert r.status == 403 and "访问令牌不对" in await r.text()  # noqa: PLR2004
+                async with http.post(f"{base}/login", data={"token": "district-token"}) as r:
+                    page = await r.text()
+                assert "中院街道" in page and "建院1号小区" in page
+                assert "1号充电桩4号插座过载断电" in page and "未处理" in page
+                # The cookie of one instance opens the other (no key file, no local state).
+                port2 = second.http.port
+                async with http.get(f"http://127.0.0.1:{port2}/api/alerts") as r:
+                    assert r.status == 200  # noqa: PLR2004
+                    assert [a["id"] for a in await r.json() if a["site"] == site_id] == [12]
+        finally:
+            await first.stop()
+            await second.stop()
+
+    asyncio.run(main())
+
+
+def test_unacknowledged_alert_pages_the_street_office_once_across_restarts(
+        nats_cluster: NatsCluster, tmp_path: Path, site_id: str, probes) -> None:
+    probe = probes(node_endpoint(nats_cluster, 0), f"gridedge/{site_id}/#")
+    _publish_site(probe, site_id, alert_age_s=3600)
+
+    async def main() -> None:
+        receiver = Receiver()
+        await receiver.start()
+        config = load_district_config(write_district_config(
+            tmp_path, nats_cluster, node=2, channels=[receiver.url], after_min=30,
+            sites={site_id: "建院1号小区"}))
+        try:
+            service = DistrictService(config, settle_s=0.5, tick_s=0.1)
+            await service.start()
+            try:
+                mine = lambda: [b for b in receiver.bodies if site_id in b.get("gridedge_id", "")]  # noqa: E731
+                await until(lambda: mine() and (site_id, 12) in service.escalated)
+                assert "建院1号小区" in mine()[0]["title"]
+                assert "无人确认" in mine()[0]["message"]
+            finally:
+                await service.stop()
+            # The marker is on the broker: a restarted (or second) service does not page again.
+            again = DistrictService(config, settle_s=0.5, tick_s=0.1)
+            await again.start()
+            try:
+                await until(lambda: (site_id, 12) in again.escalated)
+                for _ in range(10):
+                    again.tick()
+                    await asyncio.sleep(0.1)
+                assert len(mine()) == 1
+                # The street office acknowledges: it goes to the site's alert ack topic.
+                base = f"http://127.0.0.1:{again.http.port}"
+                async with aiohttp.ClientSession() as http:
+                    async with http.post(f"{base}/api/ack", json={
+                            "site": site_id, "alert": 12, "by": "street_office"},
+                            headers={"Authorization": "Bearer district-token"}) as r:
+                        assert r.status == 200, await r.text()  # noqa: PLR2004
+                await asyncio.to_thread(probe.wait_for, lambda m: any(
+                    t == f"gridedge/{site_id}/alerts/12/ack" for t, _, _ in m))
+                # The alert resolves at the site: the marker is cleared.
+                probe.publish(f"gridedge/{site_id}/alerts/12", "", retain=True)
+                await until(lambda: (site_id, 12) not in again.escalated)
+                await asyncio.to_thread(probe.wait_for, lambda m: (
+                    f"gridedge/{site_id}/district/escalated/12", "", False) in m)
+            finally:
+                await again.stop()
+        finally:
+            await receiver.stop()
+
+    asyncio.run(main())
