@@ -81,8 +81,12 @@ class DistrictService:
         """Subscribe, serve HTTP, connect; escalation runs every tick."""
         from edge.district import web  # noqa: PLC0415 - jinja2 only when served
 
+        # QoS 0 on purpose: the view holds only the newest retained document of each topic, and
+        # after any reconnection the broker hands every retained one again, so a lost update is
+        # superseded, never missing. A QoS 1 subscription on NATS's MQTT gateway goes through a
+        # JetStream consumer and capped the service at ~130 messages/s (bench/district.py).
         for topic_filter in self.view.filters():
-            self.mqtt.subscribe(topic_filter, self._on_view_message)
+            self.mqtt.subscribe(topic_filter, self._on_view_message, qos=0)
         self.mqtt.subscribe(f"{self.root}/+/district/escalated/+", self._on_marker)
         web.register(self)
         await self.http.start()

@@ -65,6 +65,11 @@ class Site:
                 stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ)))
             out.close()
 
+    def terminate(self) -> None:
+        """Ask the processes to stop without waiting (stop() waits)."""
+        for process in self._processes:
+            process.terminate()
+
     def stop(self) -> None:
         """Everything, in reverse."""
         for process in reversed(self._processes):

@@ -28,6 +28,7 @@ from tests.edge.mqtt_probe import Probe
 pytestmark = [NEEDS_CLUSTER, pytest.mark.timeout(180)]
 HANG_GUARD_S = 60.0  # a guard against a hang, not a speed limit
 COUNTED = 40
+PENSION = "养老保险月底截止"
 
 
 async def until(check: Callable[[], object], what: str, timeout: float = HANG_GUARD_S) -> None:
@@ -57,7 +58,7 @@ def test_district_proof(nats_cluster: NatsCluster, tmp_path: Path, site_id: str,
         receiver = Receiver()
         await receiver.start()
         config = load_district_config(write_district_config(
-            tmp_path, nats_cluster, node=1, channels=[receiver.url], after_min=0.05,
+            tmp_path, nats_cluster, node=1, channels=[receiver.url], after_min=0.02,
             sites={s.id: f"小区{i}" for i, s in enumerate(sites)}))
         service = DistrictService(config, settle_s=0.5, tick_s=0.2)
         await service.start()
@@ -79,13 +80,13 @@ def test_district_proof(nats_cluster: NatsCluster, tmp_path: Path, site_id: str,
                             f"{site.broker.log[-800:]} {site.log()[-1500:]}")
 
             # -- an announcement to two of the three sites, delivered twice -----------------------
-            service.announce([a.id, b.id], "请各位居民注意：养老保险缴费截止日期为本月底。",
+            service.announce([a.id, b.id], PENSION,
                              priority="emergency", ident="pension-1")
             for site in (a, b):
                 await until(lambda s=site: s.plays("announce:pension-1") == [("east_gate",
                                                                               "played")],
                             f"pension-1 played at {site.id}: {site.log()[-2000:]}")
-            service.announce([a.id, b.id], "请各位居民注意：养老保险缴费截止日期为本月底。",
+            service.announce([a.id, b.id], PENSION,
                              priority="emergency", ident="pension-1")
             # The speaker's queue is in order: once this later one played, a second play of the
             # first would have been sent before it.
@@ -147,6 +148,8 @@ def test_district_proof(nats_cluster: NatsCluster, tmp_path: Path, site_id: str,
             await receiver.stop()
             for probe in opened:
                 probe.close()
+            for site in sites:  # all at once: each waits for its processes to exit
+                site.terminate()
             for site in sites:
                 site.stop()
             if nats_cluster.nodes[0].process is None:
