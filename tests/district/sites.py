@@ -54,11 +54,13 @@ class Site:
         self.broker.extra_conf = "\n" + uplink_config(self.config, environ={})
         self._processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self) -> None:
-        """Broker first, then the daemon and the simulator."""
+    def start(self, *, posts: bool = True) -> None:
+        """Broker first, then the daemon and the simulator (of the speakers only, unless
+        ``posts``: a site whose posts the test does not use costs less to start)."""
         self.broker.start()
-        for command, log in ((["run"], "daemon.log"), (["simulate", "--post-interval", "0.5"],
-                                                         "simulate.log")):
+        simulate = ["simulate", "--post-interval", "0.5", *([] if posts else ["--only",
+                                                                                "speakers"])]
+        for command, log in ((["run"], "daemon.log"), (simulate, "simulate.log")):
             out = (self.folder / log).open("wb")
             self._processes.append(subprocess.Popen(  # noqa: S603
                 [*gridedge_command(), "--lang", "en", *command, "-c", str(self.config_path)],
@@ -66,9 +68,12 @@ class Site:
             out.close()
 
     def terminate(self) -> None:
-        """Ask the processes to stop without waiting (stop() waits)."""
-        for process in self._processes:
-            process.terminate()
+        """Ask the daemon to stop without waiting (stop() waits); the simulator is killed: it is
+        not under test, and its will says offline as a clean stop would."""
+        daemon, *simulators = self._processes
+        daemon.terminate()
+        for process in simulators:
+            process.kill()
 
     def stop(self) -> None:
         """Everything, in reverse."""
