@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,6 +78,18 @@ def test_view_page_and_api_are_rebuilt_by_any_instance(
                     page = await r.text()
                 assert "中院街道" in page and "建院1号小区" in page
                 assert "1号充电桩4号插座过载断电" in page and "未处理" in page
+                # The page's announcement form: with the session it needs the page's CSRF field.
+                form = {"sites": site_id, "text": "今晚停水", "priority": "routine"}
+                async with http.post(f"{base}/api/announce", data=form) as r:
+                    assert r.status == 403  # noqa: PLR2004
+                csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+                assert csrf is not None
+                async with http.post(f"{base}/api/announce", data={**form, "csrf": csrf[1]}) as r:
+                    assert r.status == 200, await r.text()  # noqa: PLR2004
+                    ident = (await r.json())["id"]
+                topic = f"gridedge/{site_id}/district/announce"
+                assert await asyncio.to_thread(probe.wait_for, lambda m: any(
+                    t == topic and json.loads(p)["id"] == ident for t, p, _ in m))
                 # The cookie of one instance opens the other (no key file, no local state).
                 port2 = second.http.port
                 async with http.get(f"http://127.0.0.1:{port2}/api/alerts") as r:
@@ -139,3 +152,42 @@ def test_unacknowledged_alert_pages_the_street_office_once_across_restarts(
             await receiver.stop()
 
     asyncio.run(main())
+
+
+def test_announce_command_sends_one_id_to_each_chosen_site(
+        nats_cluster: NatsCluster, tmp_path: Path, site_id: str, probes) -> None:
+    import subprocess  # noqa: PLC0415
+
+    from tests.conftest import gridedge_command  # noqa: PLC0415
+
+    config = write_district_config(tmp_path, nats_cluster, node=0)
+    watch = probes(node_endpoint(nats_cluster, 2), "gridedge/+/district/announce")
+    done = subprocess.run([*gridedge_command(), "district", "announce", "-c", str(config),
+                           "--sites", f"{site_id}-a，{site_id}-b", "--priority", "routine",
+                           "--id", "pension-7", "养老保险认证本月底截止"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "通知 pension-7 已发往 2 个小区" in done.stdout
+    assert watch.wait_for(lambda m: {t for t, _, _ in m} >= {
+        f"gridedge/{site_id}-a/district/announce", f"gridedge/{site_id}-b/district/announce"})
+    sent = {json.loads(p)["id"] for t, p, _ in watch.messages if site_id in t}
+    assert sent == {"pension-7"}
+    payload = json.loads(next(p for t, p, _ in watch.messages if site_id in t))
+    assert payload == {"id": "pension-7", "text": "养老保险认证本月底截止", "speakers": "all",
+                       "priority": "routine"}
+
+
+def test_district_commands_refuse_a_wrong_file_in_chinese(tmp_path: Path) -> None:
+    import subprocess  # noqa: PLC0415
+
+    from tests.conftest import gridedge_command  # noqa: PLC0415
+
+    bad = tmp_path / "district.yaml"
+    bad.write_text("name: 中院街道\nbroker: {port: 99999}\nescalation: {after_min: 0}\n",
+                   encoding="utf-8")
+    for verb in (["run"], ["announce", "--sites", "a", "text"]):
+        done = subprocess.run([*gridedge_command(), "district", *verb, "-c", str(bad)],
+                              capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 2  # noqa: PLR2004
+        assert "broker.port" in done.stderr and "escalation.after_min" in done.stderr
+        assert "个问题" in done.stderr

@@ -14,7 +14,6 @@ import yaml
 from edge.config import ConfigError, load_config
 from edge.district.errors import DistrictError
 from edge.district.uplink import ENV_CA, ENV_CERT, ENV_KEY, ENV_PASSWORD, ENV_USERNAME, uplink_config
-from edge.i18n import set_language
 from edge.mqtt import Topics
 from edge.sim.broker import free_port
 from tests.broker.harness import NEEDS_MOSQUITTO, Broker
