@@ -81,7 +81,11 @@ class _Web:
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
         given = str(form.get("token", ""))[:512]
-        if not self.token or not same_secret(given, self.token):
+        if not self.token:
+            return self._page("login.html", status=403, error="本服务没有设置访问令牌 "
+                              "(district.yaml 的 http.token, 环境变量 "
+                              "GRIDEDGE_DISTRICT_HTTP_TOKEN)，页面不开放")
+        if not same_secret(given, self.token):
             return self._page("login.html", status=403, error="访问令牌不对")
         response = web.HTTPFound("/")
         session = Session(None, data=None, new=True, max_age=SESSION_MAX_AGE_S)

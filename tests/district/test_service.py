@@ -191,3 +191,25 @@ def test_district_commands_refuse_a_wrong_file_in_chinese(tmp_path: Path) -> Non
         assert done.returncode == 2  # noqa: PLR2004
         assert "broker.port" in done.stderr and "escalation.after_min" in done.stderr
         assert "个问题" in done.stderr
+
+
+def test_without_a_token_the_page_stays_closed_and_says_why(nats_cluster: NatsCluster,
+                                                           tmp_path: Path) -> None:
+    config = load_district_config(write_district_config(tmp_path, nats_cluster, token=""))
+
+    async def main() -> None:
+        service = DistrictService(config)
+        await service.start()
+        try:
+            base = f"http://127.0.0.1:{service.http.port}"
+            async with aiohttp.ClientSession() as http:
+                async with http.post(f"{base}/login", data={"token": ""}) as r:
+                    assert r.status == 403  # noqa: PLR2004
+                    assert "没有设置访问令牌" in await r.text()
+                async with http.get(f"{base}/api/sites",
+                                    headers={"Authorization": "Bearer "}) as r:
+                    assert r.status in (401, 403)
+        finally:
+            await service.stop()
+
+    asyncio.run(main())
