@@ -97,7 +97,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await DistrictService(config).run(stop)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except OSError as err:  # the HTTP port is taken, the broker's address does not resolve
+        print(_("error: {text}").format(text=err), file=sys.stderr)
+        return EXIT_FAILED
+    except Exception:
+        logging.getLogger("edge.district").exception("the district service stopped on an "
+                                                     "unexpected error")
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -213,3 +213,26 @@ def test_without_a_token_the_page_stays_closed_and_says_why(nats_cluster: NatsCl
             await service.stop()
 
     asyncio.run(main())
+
+
+def test_run_says_so_when_its_http_port_is_taken(nats_cluster: NatsCluster,
+                                                 tmp_path: Path) -> None:
+    import socket  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    import yaml  # noqa: PLC0415
+
+    from tests.conftest import gridedge_command  # noqa: PLC0415
+
+    path = write_district_config(tmp_path, nats_cluster)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data["http"]["port"] = taken.getsockname()[1]
+        path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        done = subprocess.run([*gridedge_command(), "district", "run", "-c", str(path)],
+                              capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 1
+    assert "错误: HTTP server cannot listen on 127.0.0.1" in done.stderr
+    assert "Traceback" not in done.stderr
