@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "edge.alerts.cli",
     "edge.bridge.cli",
     "edge.console.cli",
+    "edge.district.cli",
 )
 
 EXIT_OK = 0

@@ -172,6 +172,11 @@ class Topics:
         """Ad-hoc announcements from authorised clients."""
         return f"{self.prefix}/announce"
 
+    def district_announce(self) -> str:
+        """District announcements as the street office's broker carries them; the site's bridge
+        delivers them to :meth:`announce` (see ``edge/district/uplink.py``)."""
+        return f"{self.prefix}/district/announce"
+
     def events(self) -> str:
         """The audit stream."""
         return f"{self.prefix}/events"

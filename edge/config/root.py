@@ -9,6 +9,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, field_validator
 from edge.config.audio import AudioConfig
 from edge.config.base import StrictModel
 from edge.config.bridge import BridgeConfig
+from edge.config.district import DistrictUplinkConfig
 from edge.config.devices import AreaConfig, PostsConfig, SpeakersConfig
 from edge.config.http import HttpConfig
 from edge.config.homeassistant import HomeAssistantConfig
@@ -41,6 +42,8 @@ class GridedgeConfig(StrictModel):
                                         "`gridedge bridge`; absent = no bridge")
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig,
                                                description="Home Assistant MQTT discovery")
+    district: DistrictUplinkConfig | None = Field(default=None, description="uplink to the "
+                                                  "street office's broker; absent = none")
 
     _base_dir: Path = PrivateAttr(default=Path())
     # Where each value was written, and which ${VAR:-} left a value empty (set by the loader).
