@@ -121,3 +121,9 @@ def gridedge_command() -> list[str]:
     """How to start the installed ``gridedge`` command from a test."""
     exe = shutil.which("gridedge", path=str(Path(sys.executable).parent))
     return [exe] if exe else [sys.executable, "-m", "edge"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first (a stable sort keeps the rest in file order): with four workers, one of
+    them starting last would leave the others idle while it runs."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)

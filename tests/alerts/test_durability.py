@@ -153,6 +153,7 @@ def test_kill_9_with_100_alerts_pending_loses_nothing(
                                 "'sent'") == 0)
 
 
+@pytest.mark.long
 def test_broker_outage_of_30_s_during_a_burst_loses_nothing(
         tmp_path: Path, receiver: Receiver, write_config: Callable[..., Path],
         daemon: Callable[[Path], Daemon]) -> None:

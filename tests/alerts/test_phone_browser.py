@@ -120,6 +120,7 @@ def _tap(driver: Any, button_id: str) -> None:
     WebDriverWait(driver, HANG_GUARD_S).until(gone)
 
 
+@pytest.mark.long
 def test_phone_page_ack_stops_escalation_and_reset_brings_the_all_clear(
         tmp_path: Path, broker: Broker, site_id: str, receiver: Receiver, browser: Any) -> None:
     """Test that the page link of a real overload opens in Chromium, 确认收到 stops escalation of

@@ -102,6 +102,7 @@ def _slot() -> datetime:
     return slot if (slot - now).total_seconds() >= MIN_LEAD_S else slot + timedelta(minutes=1)
 
 
+@pytest.mark.long
 @pytest.mark.timeout(300)  # the slot is up to two minutes ahead: a guard, not a speed limit
 def test_office_console_end_to_end(tmp_path: Path, broker: Broker, site_id: str,
                                    browser: Any) -> None:

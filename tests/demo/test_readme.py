@@ -52,6 +52,7 @@ def _run(command: str, cwd: Path, env: dict[str, str], timeout: float = INSTALL_
 @pytest.mark.timeout(2 * INSTALL_GUARD_S)
 @pytest.mark.skipif(bool(os.environ.get("GRIDEDGE_SKIP_README_TEST")),
                     reason="GRIDEDGE_SKIP_README_TEST is set (it installs a fresh clone: minutes)")
+@pytest.mark.long
 def test_readme_commands_work_pasted_into_a_fresh_clone(tmp_path: Path) -> None:
     """Test that the README's demo command, test set-up, environment file and everyday commands
     run as written in a fresh clone (pip's own cache is reused; the demo runs for DEMO_S seconds

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import subprocess
@@ -26,6 +28,7 @@ MOMENTS = (
 )
 
 
+@pytest.mark.long
 def test_demo_tells_the_overload_story_in_the_plain_log() -> None:
     """Test that the demo shows a clip, a trip, the cut-off, phone alerts, escalation, ack and
     all-clear, and that Ctrl-C then stops it without a page or a broker error."""

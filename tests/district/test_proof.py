@@ -44,6 +44,7 @@ def _plays(probe: Probe) -> int:
                if t.endswith("/cmd") and json.loads(p).get("action") == "play")
 
 
+@pytest.mark.long
 def test_district_proof(nats_cluster: NatsCluster, tmp_path: Path, site_id: str,
                         site_environ: dict[str, str]) -> None:
     del site_environ
