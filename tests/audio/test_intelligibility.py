@@ -9,7 +9,6 @@ Clips are rendered once per session, in the render worker, exactly as the daemon
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
