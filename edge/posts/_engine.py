@@ -154,9 +154,9 @@ class Engine:
             end = seg_end if op is None else op.time
             if end > t:
                 self._integrate(t, end - t, total[0])
-            t = end
+            start, t = t, end
             if op is not None:
-                trips.extend(self._operate(op, to))
+                trips.extend(self._operate(op, to, start))
             elif t >= to:
                 s.cursor = to
                 return trips
@@ -306,10 +306,11 @@ class Engine:
         ]
         return sorted(loads, key=lambda vp: (-vp[0], vp[1]))
 
-    def _operate(self, op: _Operation, at: float) -> list[Trip]:
+    def _operate(self, op: _Operation, at: float, since: float) -> list[Trip]:
+        """Operate ``op``, timed on the inputs that stood from ``since`` until it operated."""
         common: dict[str, object] = {"operated_at": op.time}
         if op.port is None:
-            return self._operate_post(op, at, common)
+            return self._operate_post(op, at, common, since)
         st, lim = self.state.ports[op.port], self.port_limits[op.port]
         if op.cause is TripCause.INVERSE_TIME and st.current is not None:
             current = st.current.value
@@ -346,14 +347,18 @@ class Engine:
         msg = f"post {self.post}: {op.cause} operated on port {op.port} without its input"
         raise RuntimeError(msg)
 
-    def _operate_post(self, op: _Operation, at: float, common: dict[str, object]) -> list[Trip]:
+    def _operate_post(
+        self, op: _Operation, at: float, common: dict[str, object], since: float
+    ) -> list[Trip]:
         s, lim = self.state, self.limits
         if op.cause is TripCause.OVERTEMP and s.temp is not None and lim.overtemp_c is not None:
             evidence = _definite(common, s.overtemp, lim.overtemp_delay_s, s.temp.value)
             peak = s.overtemp.peak
             s.overtemp.clear()
             return [self.post_trip(op.cause, at, Measured(peak, lim.overtemp_c, "°C"), evidence)]
-        total, _ = self._total(op.time)
+        # The loads that drove the element: those standing through the step that ended at
+        # op.time. At op.time itself the last of them may just have gone stale.
+        total, _ = self._total(since)
         if total is None or lim.total_current_a is None:
             msg = f"post {self.post}: total current operated without a total"
             raise RuntimeError(msg)
@@ -361,7 +366,7 @@ class Engine:
         # is the likeliest culprit. Always at least one, then until the rest fits the limit.
         shed: list[tuple[float, int]] = []
         remaining = total
-        for load in self._sheddable(op.time):
+        for load in self._sheddable(since):
             if shed and remaining <= lim.total_current_a:
                 break
             shed.append(load)

@@ -484,6 +484,30 @@ def test_post_total_current_sheds_the_highest_ports_first() -> None:
     assert shed[0].evidence["shed"] == [[2, 3.0], [4, 2.9]]
 
 
+def test_post_total_operating_as_its_last_reading_goes_stale_sheds_that_port() -> None:
+    """Test that the total element operating the instant its only reading goes stale still cuts.
+
+    The element picked up, froze while the reading was stale, and resumed on a new reading;
+    its delay then runs out exactly when that reading stops standing. The load that drove it
+    is the one standing until that instant: it is shed, and protection does not raise.
+    """
+    prot = PostProtection(
+        "post-01",
+        PostLimits(total_current_a=8.0, total_current_delay_s=10.0, max_hold_s=5.0),
+        {p: PortLimits(rated_current_a=20.0, curve=Curve.SI, tms=1.0) for p in (1, 2)},
+    )
+    start = 1000.0  # whole seconds: a device that stamps whole seconds meets this exactly
+    assert trips(prot.observe(start, 1, current_a=9.0, on=True)) == []
+    assert prot.advance(start + 9) == []  # stale from start + 5: the timer froze at 5 s
+    assert trips(prot.observe(start + 10, 1, current_a=9.0, on=True)) == []
+    shed = prot.advance(start + 20)
+    assert [(t.cause, t.port, t.at) for t in shed] == [
+        (TripCause.POST_TOTAL_CURRENT, 1, start + 20)
+    ]
+    assert shed[0].evidence["operated_at"] == start + 15
+    assert shed[0].evidence["shed"] == [[1, 9.0]]
+
+
 def test_device_fault_trips_at_once() -> None:
     """Test that a fault the port or the post reports trips immediately and latches."""
     prot = post(ports=3)
