@@ -508,6 +508,46 @@ def test_post_total_operating_as_its_last_reading_goes_stale_sheds_that_port() -
     assert shed[0].evidence["shed"] == [[1, 9.0]]
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    overload=st.lists(st.floats(0.0, 12.0), min_size=1, max_size=25),
+    others=st.lists(st.tuples(st.integers(2, 10), st.floats(0.0, 2.1)), max_size=60),
+    seed=st.integers(0, 1000),
+)
+def test_a_port_times_the_same_whatever_the_other_ports_report(
+    overload: list[float], others: list[tuple[int, float]], seed: int
+) -> None:
+    """Test that a port's elements do not depend on readings of its neighbours at rest.
+
+    Protection steps only the ports that may be timing; nine neighbours reporting below
+    their pickups at other moments must leave port 1 tripping exactly as in a one-port post.
+    """
+    alone, shared = post(port(tms=0.2)), post(port(tms=0.2), ports=10)
+    rng = random.Random(seed)
+    ts, found = T0, ([], [])
+    for current in overload:
+        ts += rng.choice([0.1, 0.5, 1.0, 3.0])
+        for _ in range(rng.randint(0, 3)):
+            if others:
+                p, amps = others.pop()
+                ts += 0.01
+                found[0].extend(wake_until(alone, ts))
+                found[1].extend(wake_until(shared, ts))
+                found[1].extend(trips(shared.observe(ts, p, current_a=amps, on=True)))
+        ts += 0.01
+        found[0].extend(wake_until(alone, ts) + trips(alone.observe(ts, 1, current_a=current)))
+        found[1].extend(wake_until(shared, ts) + trips(shared.observe(ts, 1, current_a=current)))
+    found[0].extend(wake_until(alone, ts + 60) + alone.advance(ts + 60))
+    found[1].extend(wake_until(shared, ts + 60) + shared.advance(ts + 60))
+    assert [(t.port, t.cause) for t in found[1]] == [(t.port, t.cause) for t in found[0]]
+    for mine, theirs in zip(found[1], found[0], strict=True):
+        assert mine.at == theirs.at
+        if "operated_at" in theirs.evidence:
+            operated = float(theirs.evidence["operated_at"])  # type: ignore[arg-type]
+            assert float(mine.evidence["operated_at"]) - T0 == pytest.approx(  # type: ignore[arg-type]
+                operated - T0, abs=1e-6)
+
+
 def test_device_fault_trips_at_once() -> None:
     """Test that a fault the port or the post reports trips immediately and latches."""
     prot = post(ports=3)
