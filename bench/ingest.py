@@ -188,7 +188,7 @@ def run_echo(port: int) -> None:
 
 def run_daemon(config_path: str) -> None:
     """The daemon's post monitoring as `gridedge run` builds it (store, MQTT, events, logging)."""
-    from edge.app import App, configure_logging
+    from edge.app import App, configure_logging, settle_heap
     from edge.config import load_config
     from edge.posts.component import create
     from edge.profiles import load_registry
@@ -201,6 +201,7 @@ def run_daemon(config_path: str) -> None:
         await app.store.start()
         component = create(app)
         await component.start()
+        settle_heap()
         await app.mqtt.start()
         await app.mqtt.wait_connected(10)
         app.mqtt.publish("bench/ready", "daemon", qos=1)

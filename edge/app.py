@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from typing import Protocol
@@ -14,7 +15,7 @@ from edge.profiles import ProfileRegistry
 from edge.registry import load_modules
 from edge.store import Store
 
-__all__ = ["COMPONENT_MODULES", "App", "Component", "configure_logging"]
+__all__ = ["COMPONENT_MODULES", "App", "Component", "configure_logging", "settle_heap"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,17 @@ def configure_logging(config: GridedgeConfig | None = None, *, verbose: bool = F
     logging.getLogger("amqtt").setLevel(logging.WARNING)
 
 
+def settle_heap() -> None:
+    """Take what start-up built out of the garbage collector's full passes.
+
+    Config, profiles and the state of every post live as long as the process. Left in the
+    collected heap, each full collection walks all of them: with 1,000 posts that is a pause of
+    tens of milliseconds on the loop, in the middle of whatever trip is being handled.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class App:
     """The edge daemon: store, MQTT, event bus, and every registered component."""
 
@@ -101,6 +113,7 @@ class App:
         for component in self.components:
             await component.start()
             self._started.append(component)
+        settle_heap()
         # Connect last, so that every component has subscribed when the first message arrives.
         await self.mqtt.start()
         self._started.append(self.mqtt)

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -70,8 +70,11 @@ class EventBus:
         if self._store is not None:
             self._record(event)
         if self._mqtt is not None:
+            # The fields as asdict() would give them, without its deep copy of the detail.
+            document = {"kind": event.kind, "subject": event.subject,
+                        "severity": event.severity, "detail": event.detail, "ts": event.ts}
             self._mqtt.publish(self._mqtt.topics.events(),
-                               json.dumps(asdict(event), ensure_ascii=False, default=str), qos=1)
+                               json.dumps(document, ensure_ascii=False, default=_plain), qos=1)
         for prefix, listener in self._listeners:
             if event.kind.startswith(prefix):
                 try:
@@ -91,3 +94,10 @@ class EventBus:
         row = [(event.kind, event.subject, event.severity.value, event.detail, event.ts)]
         assert self._store is not None  # noqa: S101 - checked by the caller
         self._store.submit(lambda db: insert_events(db, row), droppable=True)
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what json cannot write: a dataclass as its fields (as asdict()), else its text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return str(value)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from edge.posts._elements import Held, PostState
+from edge.posts._elements import SAMPLES_KEPT, Held, PostState
 from edge.posts._limits import MAX_POWER_W, MAX_TEMP_C, MIN_TEMP_C, PortLimits
 
 FAST_MARGIN = 0.95
@@ -113,16 +113,32 @@ def observe_fast_batch(  # noqa: PLR0913 - the post, its bounds and one message'
                 continue
             held_total = total
         st.last_ts = ts
+        # The held readings are updated in place: no new object per port per message.
         if current is not None:
             current = float(current)
-            st.current = _hold(st.current, current, ts)
+            held = st.current
+            if held is None:
+                st.current = Held(current, ts)
+            else:
+                held.value, held.ts = current, ts
         if power is not None:
             power = float(power)
-            st.power = _hold(st.power, power, ts)
+            held = st.power
+            if held is None:
+                st.power = Held(power, ts)
+            else:
+                held.value, held.ts = power, ts
         if temp is not None:
             temp = float(temp)
-            st.temp = _hold(st.temp, temp, ts)
-        st.record((ts, current, power, temp))
+            held = st.temp
+            if held is None:
+                st.temp = Held(temp, ts)
+            else:
+                held.value, held.ts = temp, ts
+        samples = st.samples
+        samples.append((ts, current, power, temp))
+        if len(samples) > SAMPLES_KEPT:
+            del samples[:-SAMPLES_KEPT]
         if latched:
             st.seen_off_since_cut = True
         taken += 1
@@ -130,11 +146,3 @@ def observe_fast_batch(  # noqa: PLR0913 - the post, its bounds and one message'
         state.cursor = ts
     return taken, slow
 
-
-def _hold(held: Held | None, value: float, ts: float) -> Held:
-    """The held reading, updated in place (no new object per port per message)."""
-    if held is None:
-        return Held(value, ts)
-    held.value = value
-    held.ts = ts
-    return held

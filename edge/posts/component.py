@@ -71,6 +71,10 @@ class PostsComponent:
         self.bad_commands = 0  # refused payloads on the reset topics (read by /metrics)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._state_turn = 0  # where the next round of changed-state documents starts
+        # Posts whose protection changed this turn of the loop: saved and published once, right
+        # after the handlers of this turn (a trip and its confirmation read in one go, or a
+        # latch and the notice that it is on disk, make one state document, not several).
+        self._urgent: dict[str, PostMonitor] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -197,10 +201,21 @@ class PostsComponent:
     def changed(self, monitor: PostMonitor, *, urgent: bool) -> None:
         """Protection state changed: save it if needed, then publish the state now."""
         if urgent:
-            # Same reason as emit(): the latch is saved right after the command is written.
-            asyncio.get_running_loop().call_soon(self._save_and_publish, monitor)
+            self._soon(monitor)
         else:
             monitor.state_dirty = True
+
+    def _soon(self, monitor: PostMonitor) -> None:
+        """Save (if needed) and publish the post's state once the handlers of this turn ran."""
+        if not self._urgent:
+            # Same reason as emit(): the latch is saved right after the command is written.
+            asyncio.get_running_loop().call_soon(self._flush_urgent)
+        self._urgent[monitor.post_id] = monitor
+
+    def _flush_urgent(self) -> None:
+        pending, self._urgent = self._urgent, {}
+        for monitor in pending.values():
+            self._save_and_publish(monitor)
 
     def _save_and_publish(self, monitor: PostMonitor) -> None:
         if monitor.dirty:
@@ -226,7 +241,7 @@ class PostsComponent:
         monitor = self.monitors[post_id]
         monitor.written_version = max(monitor.written_version, version)
         if monitor.written_version >= monitor.save_version:
-            self._publish_state(monitor)  # now it says "saved"
+            self._soon(monitor)  # now it says "saved"
 
     def _publish_state(self, monitor: PostMonitor) -> None:
         monitor.state_dirty = False

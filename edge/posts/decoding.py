@@ -134,8 +134,9 @@ class FastDecoder:
         # Port fields that are the canonical keys themselves, read as they are (the canonical
         # profile): a port entry whose keys are all among them is copied in one step.
         self._identity: frozenset[str] | None = None
-        if self._port_fields and all(f.direct == f.key for f in self._port_fields):
-            self._identity = frozenset(f.key for f in self._port_fields)
+        if self._port_fields and all(f.direct == f.key for f in self._port_fields) and \
+                ports is not None and ports.port_key not in {f.key for f in self._port_fields}:
+            self._identity = frozenset({*(f.key for f in self._port_fields), ports.port_key})
         self.fast = (self._fields is not None and (spec.timestamp is None or self._ts is not None)
                      and (spec.when is None or self._when is not None)
                      and (ports is None or (self._ports_get is not None
@@ -241,12 +242,14 @@ class FastDecoder:
                 if type(number) is not int:
                     out.problems.append(f"{ports.path}: an entry without a whole-number '{key}'")
                     continue
-                if identity is not None and number + shift >= 1 and \
-                        item.keys() - identity == {key}:
-                    values = dict(item)  # every key is canonical: no field-by-field walk
+                if identity is not None and number + shift >= 1 and item.keys() <= identity:
+                    # Every key is canonical: the entry, parsed for this message alone, becomes
+                    # the port's values as it is (no copy, no field-by-field walk).
+                    values = item
                     del values[key]
-                    for name in [k for k, v in values.items() if v is None]:
-                        del values[name]  # a null is "not reported", as _fill leaves it out
+                    if None in values.values():
+                        for name in [k for k, v in values.items() if v is None]:
+                            del values[name]  # a null is "not reported", as _fill leaves it out
                     if number + shift in out.ports:
                         out.ports[number + shift].update(values)
                     else:

@@ -200,7 +200,7 @@ class PostMonitor(PostHealth, DeviceOrdering):
 
     def _alive(self) -> None:
         self.last_seen = time.monotonic()
-        if self._streak["post"]:
+        if self._streak.get("post"):  # .get: no Counter.__missing__ call per message
             self._streak["post"] = 0
             self._clear_fault("post")
 
@@ -224,7 +224,7 @@ class PostMonitor(PostHealth, DeviceOrdering):
             over = None
             if bad:
                 over = self._bad_port_values(port, bad)
-            elif self._streak[str(port)]:
+            elif self._streak and self._streak.get(str(port)):
                 self._streak[str(port)] = 0
                 self._clear_fault(str(port))
             if reading or over is not None:

@@ -216,6 +216,7 @@ class PostProtection:
     ) -> None:
         current_a, power_w, temp_c = values
         st.last_ts = ts
+        self._engine.touch(port)
         self._counts["accepted"] += 1
         ceiling = self._engine.limits.max_current_a
         current = self._checked(decisions, ts, port, "current_a", current_a, low=0.0, high=ceiling)

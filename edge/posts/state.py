@@ -17,7 +17,10 @@ from edge.posts.const import (
 from edge.posts.protection import SnapshotError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from edge.posts.monitor import PostMonitor
+    from edge.posts.protection import Latch
 
 __all__ = ["build_state", "open_events", "port_state", "restore"]
 
@@ -26,9 +29,9 @@ logger = logging.getLogger(__name__)
 STATE_VERSION = 1
 
 
-def port_state(monitor: PostMonitor, port: int) -> str:
+def port_state(monitor: PostMonitor, port: int, latches: Mapping[int, Latch] | None = None) -> str:
     """One word for a port: normal, overload, cutting, cut_off, cutoff_failed or latched."""
-    latch = monitor.protection.latches.get(port)
+    latch = (monitor.protection.latches if latches is None else latches).get(port)
     if latch is None:
         snap = monitor.protection.quiet
         return PORT_NORMAL if snap or not _timing(monitor, port) else PORT_PICKUP
@@ -56,7 +59,7 @@ def build_state(monitor: PostMonitor) -> dict[str, Any]:
         latch = latches.get(port)
         ports[str(port)] = {
             **reading,
-            "state": port_state(monitor, port),
+            "state": port_state(monitor, port, latches),
             "latched": latch is not None,
             "latch": None if latch is None else {"cause": str(latch.cause), "at": latch.at},
             "current_derived": port in monitor.derived,

@@ -484,6 +484,70 @@ def test_post_total_current_sheds_the_highest_ports_first() -> None:
     assert shed[0].evidence["shed"] == [[2, 3.0], [4, 2.9]]
 
 
+def test_post_total_operating_as_its_last_reading_goes_stale_sheds_that_port() -> None:
+    """Test that the total element operating the instant its only reading goes stale still cuts.
+
+    The element picked up, froze while the reading was stale, and resumed on a new reading;
+    its delay then runs out exactly when that reading stops standing. The load that drove it
+    is the one standing until that instant: it is shed, and protection does not raise.
+    """
+    prot = PostProtection(
+        "post-01",
+        PostLimits(total_current_a=8.0, total_current_delay_s=10.0, max_hold_s=5.0),
+        {p: PortLimits(rated_current_a=20.0, curve=Curve.SI, tms=1.0) for p in (1, 2)},
+    )
+    start = 1000.0  # whole seconds: a device that stamps whole seconds meets this exactly
+    assert trips(prot.observe(start, 1, current_a=9.0, on=True)) == []
+    assert prot.advance(start + 9) == []  # stale from start + 5: the timer froze at 5 s
+    assert trips(prot.observe(start + 10, 1, current_a=9.0, on=True)) == []
+    shed = prot.advance(start + 20)
+    assert [(t.cause, t.port, t.at) for t in shed] == [
+        (TripCause.POST_TOTAL_CURRENT, 1, start + 20)
+    ]
+    assert shed[0].evidence["operated_at"] == start + 15
+    assert shed[0].evidence["shed"] == [[1, 9.0]]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    overload=st.lists(st.floats(0.0, 12.0), min_size=1, max_size=25),
+    others=st.lists(st.tuples(st.integers(2, 10), st.floats(0.0, 2.1)), max_size=60),
+    seed=st.integers(0, 1000),
+)
+def test_a_port_times_the_same_whatever_the_other_ports_report(
+    overload: list[float], others: list[tuple[int, float]], seed: int
+) -> None:
+    """Test that a port's elements do not depend on readings of its neighbours at rest.
+
+    Protection steps only the ports that may be timing; nine neighbours reporting below
+    their pickups at other moments must leave port 1 tripping exactly as in a one-port post.
+    """
+    alone, shared = post(port(tms=0.2)), post(port(tms=0.2), ports=10)
+    rng = random.Random(seed)
+    ts, found = T0, ([], [])
+    for current in overload:
+        ts += rng.choice([0.1, 0.5, 1.0, 3.0])
+        for _ in range(rng.randint(0, 3)):
+            if others:
+                p, amps = others.pop()
+                ts += 0.01
+                found[0].extend(wake_until(alone, ts))
+                found[1].extend(wake_until(shared, ts))
+                found[1].extend(trips(shared.observe(ts, p, current_a=amps, on=True)))
+        ts += 0.01
+        found[0].extend(wake_until(alone, ts) + trips(alone.observe(ts, 1, current_a=current)))
+        found[1].extend(wake_until(shared, ts) + trips(shared.observe(ts, 1, current_a=current)))
+    found[0].extend(wake_until(alone, ts + 60) + alone.advance(ts + 60))
+    found[1].extend(wake_until(shared, ts + 60) + shared.advance(ts + 60))
+    assert [(t.port, t.cause) for t in found[1]] == [(t.port, t.cause) for t in found[0]]
+    for mine, theirs in zip(found[1], found[0], strict=True):
+        assert mine.at == theirs.at
+        if "operated_at" in theirs.evidence:
+            operated = float(theirs.evidence["operated_at"])  # type: ignore[arg-type]
+            assert float(mine.evidence["operated_at"]) - T0 == pytest.approx(  # type: ignore[arg-type]
+                operated - T0, abs=1e-6)
+
+
 def test_device_fault_trips_at_once() -> None:
     """Test that a fault the port or the post reports trips immediately and latches."""
     prot = post(ports=3)
