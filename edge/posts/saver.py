@@ -4,9 +4,10 @@ Every snapshot of a post gets the next number of that post's version, taken on t
 at the moment the snapshot is taken; the database keeps, per post, only the row with the highest
 version (``persist.save`` is a conditional upsert). So whatever order threads, retries and
 restarts write in, an older snapshot can never replace a newer one, and a latch once saved stays
-saved. One worker thread writes (no SQLite commit on the loop); a save that fails (disk full,
-read-only file system) keeps the newest snapshot of that post waiting and is tried again every
-``SAVE_RETRY_S`` until it is written.
+saved. One worker thread writes (no SQLite commit on the loop), every post waiting in one
+transaction, so a storm of trips costs one fsync per batch rather than one per post; a batch that
+fails (disk full, read-only file system) keeps the newest snapshot of each of its posts waiting
+and is tried again every ``SAVE_RETRY_S`` until it is written.
 """
 
 from __future__ import annotations
@@ -110,18 +111,19 @@ class Saver:
 
     def _write(self, batch: dict[str, tuple[int, dict[str, Any], dict[str, Any]]],
                ) -> dict[str, tuple[int, dict[str, Any], dict[str, Any]]]:
-        failed = {}
-        for post, (version, snapshot, events) in batch.items():
-            try:
-                persist.save(self._store, post, snapshot, events, version)
-            except Exception as err:  # noqa: BLE001 - disk full, read-only, locked: retry
-                self.failures += 1
-                if self.failures == 1 or self.failures % 100 == 0:
-                    logger.error("post %s: saving protection state failed (%s); keeping it in "
-                                 "memory and retrying every %.0f s", post, err, SAVE_RETRY_S)
-                failed[post] = (version, snapshot, events)
-                continue
-            self.saved += 1
-            if self._written is not None:
+        """Write the batch in one transaction (one fsync however many posts tripped at once);
+        returns what failed, to be tried again."""
+        try:
+            persist.save_many(self._store, [(post, snapshot, events, version) for
+                                            post, (version, snapshot, events) in batch.items()])
+        except Exception as err:  # noqa: BLE001 - disk full, read-only, locked: retry
+            self.failures += 1
+            if self.failures == 1 or self.failures % 100 == 0:
+                logger.error("saving the protection state of %d post(s) failed (%s); keeping it "
+                             "in memory and retrying every %.0f s", len(batch), err, SAVE_RETRY_S)
+            return batch
+        self.saved += len(batch)
+        if self._written is not None:
+            for post, (version, _snapshot, _events) in batch.items():
                 self._written(post, version)
-        return failed
+        return {}
