@@ -16,7 +16,8 @@ In one run, on this machine:
      starting the `say` command to the speaker's first report that it plays: a real mosquitto,
      `gridedge run` as its own process, a virtual speaker that downloads the clip and reports
      playing; the first right after the daemon starts (the worker still loading the model), the
-     second with the worker warm; an emergency plays in parts, so the sound starts with its
+     second with the worker warm, the third after the worker unloaded the voice for being idle
+     (audio.unload_after_s, shortened here); an emergency plays in parts, so the sound starts with its
      first clause; then when the whole announcement ended, and the silence between its parts;
      peak RSS of the daemon process and its children (the render worker and multiprocessing's
      resource tracker);
@@ -72,7 +73,11 @@ EMERGENCY_40 = "紧急通知：三号楼车棚发生火情，请附近居民立�
 # Opens differently from EMERGENCY_40: an emergency plays in parts (edge/speakers/parts.py), and
 # a first part already in the clip cache would time a cache hit, not a render.
 EMERGENCY_40_B = "请注意：五号楼地下车库发现电池冒烟，请车主立即前往处理，其他人员请远离车库！"
+EMERGENCY_40_C = "各位居民：七号楼配电间冒烟，请勿靠近，物业人员正在处理，请保持楼道畅通。"
 SAY_TIMEOUT_S = 120.0
+# The daemon's worker unloads the voice after this long idle (audio.unload_after_s; the site's
+# default is 600 s): the third `say` then times an emergency after a quiet spell.
+UNLOAD_AFTER_S = 20
 MIB = 1024 * 1024
 
 
@@ -184,7 +189,11 @@ def render_overhead(workdir: Path, runs: int) -> None:
 # -- 3. emergency say: time to first sound ------------------------------------------------------
 
 def _vm_hwm(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # it has just exited
+        return 0
+    for line in status.splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
@@ -193,8 +202,10 @@ def _vm_hwm(pid: int) -> int:
 def _children(pid: int) -> list[int]:
     pids: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        pids.extend(int(p) for p in text)
+        try:
+            pids.extend(int(p) for p in (task / "children").read_text().split())
+        except OSError:  # a thread that has just ended
+            continue
     return pids
 
 
@@ -235,6 +246,16 @@ async def _say_once(config_path: Path, sim: object, text: str) -> SayTiming:
     return SayTiming(started[0] - start, len(mine), gaps)
 
 
+async def _until_worker_unloaded(daemon_pid: int) -> None:
+    """Wait until the daemon's render worker (its one child above 100 MiB) has exited."""
+    deadline = time.monotonic() + SAY_TIMEOUT_S + UNLOAD_AFTER_S
+    while any(_vm_hwm(p) > 100 * MIB for p in _children(daemon_pid)):
+        if time.monotonic() > deadline:
+            msg = "the render worker never unloaded"
+            raise RuntimeError(msg)
+        await asyncio.sleep(0.5)
+
+
 def emergency_say(workdir: Path) -> None:
     """Start broker and daemon, then time two emergency `say`s (worker cold, then warm)."""
     print("3. Emergency `gridedge say` (40 characters): time to first sound on the speaker")
@@ -244,7 +265,7 @@ def emergency_say(workdir: Path) -> None:
     data = site_config("bench-voice", broker, workdir / "data")
     # The tests' site config speaks with espeak-ng; this is about the site's own voice.
     site = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text("utf-8"))
-    data["audio"] = site["audio"]
+    data["audio"] = {**site["audio"], "unload_after_s": UNLOAD_AFTER_S}
     data["http"]["port"] = free_port()
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
@@ -257,24 +278,28 @@ def emergency_say(workdir: Path) -> None:
             msg = "gridedge run did not start"
             raise RuntimeError(msg)
 
-        async def scenario() -> tuple[SayTiming, SayTiming, int, list[int]]:
+        async def scenario() -> tuple[list[SayTiming], int, list[int]]:
             sim = simulator(config, profiles)
             await sim.start()
             try:
                 cold = await _say_once(config_path, sim, EMERGENCY_40)
                 warm = await _say_once(config_path, sim, EMERGENCY_40_B)
+                rss = _vm_hwm(daemon.pid), [_vm_hwm(p) for p in _children(daemon.pid)]
+                await _until_worker_unloaded(daemon.pid)
+                unloaded = await _say_once(config_path, sim, EMERGENCY_40_C)
             finally:
                 await sim.stop()
-            return cold, warm, _vm_hwm(daemon.pid), [_vm_hwm(p) for p in _children(daemon.pid)]
+            return [cold, warm, unloaded], *rss
 
-        cold, warm, daemon_rss, worker_rss = asyncio.run(scenario())
+        (cold, warm, unloaded), daemon_rss, worker_rss = asyncio.run(scenario())
     finally:
         daemon.terminate()
         daemon.wait(60)
         broker.stop()
     print(f"  first after start: {cold}\n  worker warm:       {warm}\n"
-          f"  (goal <= 10 s to first sound; texts of {len(EMERGENCY_40)} and "
-          f"{len(EMERGENCY_40_B)} chars)")
+          f"  voice unloaded:    {unloaded}   (after {UNLOAD_AFTER_S} s idle)\n"
+          f"  (goal <= 10 s to first sound; texts of {len(EMERGENCY_40)}, "
+          f"{len(EMERGENCY_40_B)} and {len(EMERGENCY_40_C)} chars)")
     print(f"  peak RSS: daemon {daemon_rss / MIB:.0f} MiB, its children "
           + (", ".join(f"{r / MIB:.0f} MiB" for r in worker_rss) or "not running"))
 

@@ -124,4 +124,5 @@ def make_renderer(audio: AudioConfig, cache_dir: Path, cache_bytes: int,
     spec = engine_spec(audio, base_dir)
     if audio.engine is TtsEngineName.ESPEAK:
         return SiteRenderer(audio, InProcessRenderer(cache_dir, cache_bytes, spec))
-    return SiteRenderer(audio, RenderWorker(cache_dir, cache_bytes, spec))
+    return SiteRenderer(audio, RenderWorker(cache_dir, cache_bytes, spec,
+                                            idle_s=audio.unload_after_s))
