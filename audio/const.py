@@ -28,8 +28,6 @@ TARGET_LUFS_RANGE = (-40.0, -5.0)
 TRUE_PEAK_RANGE = (-12.0, 0.0)
 # Below this integrated loudness a clip counts as silent.
 SILENCE_LUFS = -60.0
-# How close to the target a finished clip must measure before it is accepted.
-LOUDNESS_TOLERANCE_LU = 0.5
 # Headroom left below the true-peak limit for the limiter, since MP3 encoding overshoots a little.
 LIMITER_HEADROOM_DB = 1.0
 MAX_LOUDNESS_PASSES = 8  # in-memory passes: milliseconds each

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import subprocess
@@ -241,7 +242,7 @@ async def _say_once(config_path: Path, sim: object, text: str) -> SayTiming:
         await asyncio.sleep(0.02)
     await process.wait()  # `say` waits for the speaker's outcome: every part has played
     mine = sim.plays[before:]  # type: ignore[attr-defined]
-    gaps = [b.started - a.ended for a, b in zip(mine, mine[1:], strict=False)
+    gaps = [b.started - a.ended for a, b in itertools.pairwise(mine)
             if a.ended and b.started]
     return SayTiming(started[0] - start, len(mine), gaps)
 

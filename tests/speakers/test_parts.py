@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sqlite3
 from pathlib import Path
@@ -91,7 +92,7 @@ def test_emergency_say_reaches_the_speaker_in_parts_in_order(speaker_config: Pat
         assert heard == [(normalize_text(p.text), "generated" if p.index == 0 else None)
                          for p in parts]
         # Each part went out only once the one before had had its whole duration.
-        for before, after in zip(plays, plays[1:], strict=False):
+        for before, after in itertools.pairwise(plays):
             assert after.received >= before.received + (before.duration_s or 0.0)
         if speaker == "east_gate":  # and was reported done before the next one went
             assert [p.outcome for p in plays] == ["done"] * len(parts)
