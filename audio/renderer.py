@@ -247,7 +247,9 @@ def _encode_to_target(
 def _to_target(clip: _compose.Segment, composition: Composition,
                silent_error: type[AudioError]) -> bytes:
     """The clip's PCM with gain and limiting applied (see `_encode_to_target`)."""
-    from audio import _loudness  # noqa: PLC0415 - numpy only in processes that render
+    import numpy as np  # noqa: PLC0415 - numpy only in processes that render
+
+    from audio import _loudness  # noqa: PLC0415
 
     rate, channels = clip.frame_rate, clip.channels
     samples = _loudness.to_float(clip.raw_data, channels)
@@ -261,7 +263,7 @@ def _to_target(clip: _compose.Segment, composition: Composition,
         raise silent_error(msg)
     gain_db = target - measured
     for _ in range(MAX_LOUDNESS_PASSES):
-        gain = 10 ** (gain_db / 20)
+        gain = np.float32(10 ** (gain_db / 20))
         curve = _loudness.limit_curve(samples * gain, rate, limit)
         # Not limited, the loudness is exactly the measured one plus the gain.
         loudness = measured + gain_db if curve is None else meter.lufs(curve * gain)
@@ -270,7 +272,9 @@ def _to_target(clip: _compose.Segment, composition: Composition,
             gain_db += short * _GAIN_OVERSHOOT
             continue
         # Then a cut (or a hair of boost) onto the target.
-        shaped = samples * (gain * 10 ** (short / 20) * (1.0 if curve is None else curve[:, None]))
+        shaped = samples * np.float32(gain * 10 ** (short / 20))
+        if curve is not None:
+            shaped *= curve[:, None]
         peak = _loudness.true_peak_db(shaped)
         if peak > peak_ceiling:
             limit -= peak - peak_ceiling + _PEAK_STEP_DB

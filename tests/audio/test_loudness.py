@@ -59,7 +59,7 @@ def test_limiter_holds_every_sample_under_its_ceiling(speech: bytes) -> None:
     curve = loudness.limit_curve(loud, RATE, -2.0)
     assert curve is not None
     limited = loud * curve[:, None]
-    assert 20 * np.log10(np.abs(limited).max()) <= -2.0 + 1e-9
+    assert 20 * np.log10(np.abs(limited).max()) <= -2.0 + 1e-4  # float32 rounding
     assert loudness.limit_curve(loud * 0.01, RATE, -2.0) is None  # nothing to do: untouched
 
 
