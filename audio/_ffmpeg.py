@@ -1,13 +1,10 @@
-"""ffmpeg from the imageio-ffmpeg wheel: decoding, EBU R128 measurement and speaker encoding."""
+"""ffmpeg from the imageio-ffmpeg wheel: decoding files and encoding speaker clips."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import math
-import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from audio.const import FFMPEG_TIMEOUT_S, SAMPLE_WIDTH_BYTES, STDERR_TAIL_CHARS
@@ -15,22 +12,6 @@ from audio.errors import AudioError, ClipDecodeError, EncodeError
 from audio.models import AudioFormat
 
 logger = logging.getLogger(__name__)
-
-_ALIMITER_MIN_LIMIT = 0.0625  # ffmpeg's lower bound for alimiter's `limit`
-# True peak (4x oversampling) is the slow part: only the encode pass measures it.
-_LOUDNESS_FILTER = "ebur128=framelog=verbose"
-_LOUDNESS_PEAK_FILTER = "ebur128=peak=true:framelog=verbose"
-_LUFS_RE = re.compile(r"^\s*I:\s+(-?[\d.]+|-?inf|nan) LUFS", re.MULTILINE)
-_PEAK_RE = re.compile(r"^\s*Peak:\s+(-?[\d.]+|-?inf|nan) dBFS", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Loudness:
-    """What ffmpeg's EBU R128 meter measured."""
-
-    integrated_lufs: float
-    true_peak_db: float  # -inf when not measured
-    duration_s: float = 0.0
 
 
 @functools.cache
@@ -90,104 +71,57 @@ def decode_file(path: Path, sample_rate: int, channels: int) -> bytes:
     return proc.stdout
 
 
-def measure_pcm(
-    pcm: bytes,
-    sample_rate: int,
-    channels: int,
-    gain_db: float | None = None,
-    limit_db: float | None = None,
-) -> Loudness:
-    """Measure integrated loudness of raw 16-bit PCM, optionally after gain and limiter."""
-    filters = [*_gain_filters(gain_db, limit_db), _LOUDNESS_FILTER]
-    args = ["-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0"]
-    proc = _run(
-        [*args, "-af", ",".join(filters), "-f", "null", "-"], "measuring", EncodeError, pcm
-    )
-    return _parse_loudness(proc.stderr.decode("utf-8", "replace"), "measuring")
+class Encoder:
+    """One ffmpeg process that resamples and encodes 16-bit PCM into a speaker file.
 
-
-def encode(  # noqa: PLR0913 - the encode step's parameters, all needed
-    pcm: bytes,
-    sample_rate: int,
-    channels: int,
-    fmt: AudioFormat,
-    gain_db: float | None,
-    limit_db: float | None,
-    out_path: Path,
-    makeup_db: float = 0.0,
-) -> Loudness:
-    """Apply gain (and a peak limiter), resample and encode PCM into a speaker file, measuring it.
-
-    One ffmpeg process: the processed signal is split, one branch encoded to the file and the
-    other measured (EBU R128 loudness with true peak, sample count), so checking the clip costs
-    no second process and no decode.
-
-    Args:
-        pcm: 16-bit PCM of the composed clip.
-        sample_rate: rate of `pcm`.
-        channels: channels of `pcm`.
-        fmt: the speaker's format.
-        gain_db: gain to reach the loudness target, or None for none.
-        limit_db: sample-peak ceiling in dBFS for ffmpeg's lookahead limiter, or None.
-        out_path: file to write (overwritten).
-        makeup_db: gain after the limiter (a cut to the loudness target).
-
-    Returns:
-        Loudness, true peak and length of what went into the encoder.
+    Loudness and peaks are already where they belong (the renderer sets them in memory), so it
+    does only what a bare encode does. It is started before the PCM is ready: ffmpeg's own
+    start-up (a ~70 MB static binary) then runs while the renderer measures and limits.
 
     Raises:
-        EncodeError: ffmpeg failed.
+        EncodeError: ffmpeg cannot start, fails, or takes too long.
 
     """
-    filters = _gain_filters(gain_db, limit_db)
-    if makeup_db:
-        filters.append(f"volume={makeup_db:.3f}dB")
-    if fmt.sample_rate != sample_rate:
-        filters.append(f"aresample={fmt.sample_rate}:resampler=soxr")
-    if fmt.channels != channels:
-        filters.append(f"aformat=channel_layouts={'mono' if fmt.channels == 1 else 'stereo'}")
-    graph = (f"[0:a]{','.join(filters)},asplit=2[enc][chk];"
-             f"[chk]{_LOUDNESS_PEAK_FILTER}[measured]")
-    codec_args = (
-        ["-c:a", "libmp3lame", "-b:a", f"{fmt.bitrate_kbps}k", "-f", "mp3"]
-        if fmt.codec == "mp3"
-        else ["-c:a", "pcm_s16le", "-f", "wav"]
-    )
-    what = f"encoding {fmt.codec} {fmt.sample_rate} Hz"
-    proc = _run(
-        ["-v", "info", "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels),
-         "-i", "pipe:0", "-filter_complex", graph,
-         "-map", "[enc]", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), *codec_args,
-         # bitexact: no encoder version tags, so the same input gives the same bytes
-         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-         "-y", str(out_path),
-         "-map", "[measured]", "-f", "null", "-"],
-        what, EncodeError, pcm,
-    )
-    got = _parse_loudness(proc.stderr.decode("utf-8", "replace"), what)
-    # Resampling keeps the length: the clip lasts as long as the PCM that went in.
-    frames = len(pcm) // (SAMPLE_WIDTH_BYTES * channels)
-    return Loudness(got.integrated_lufs, got.true_peak_db, frames / sample_rate)
 
+    def __init__(self, sample_rate: int, channels: int, fmt: AudioFormat, out_path: Path) -> None:
+        """Start ffmpeg, waiting for PCM on its standard input."""
+        self.sample_rate, self.channels = sample_rate, channels
+        self.what = f"encoding {fmt.codec} {fmt.sample_rate} Hz"
+        codec_args = (
+            ["-c:a", "libmp3lame", "-b:a", f"{fmt.bitrate_kbps}k", "-f", "mp3"]
+            if fmt.codec == "mp3"
+            else ["-c:a", "pcm_s16le", "-f", "wav"]
+        )
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-v", "error",
+               "-f", "s16le", "-ar", str(sample_rate), "-ac", str(channels), "-i", "pipe:0",
+               "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), *codec_args,
+               # bitexact: no encoder version tags, so the same input gives the same bytes
+               "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+               "-y", str(out_path)]
+        try:
+            self._proc = subprocess.Popen(  # noqa: S603 - fixed binary, arguments built here
+                cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        except OSError as err:
+            msg = f"{self.what}: cannot run ffmpeg: {err}"
+            raise EncodeError(msg) from err
 
-def _gain_filters(gain_db: float | None, limit_db: float | None) -> list[str]:
-    filters = [] if gain_db is None else [f"volume={gain_db:.3f}dB"]
-    if limit_db is not None:
-        limit = max(_ALIMITER_MIN_LIMIT, 10 ** (limit_db / 20))
-        # level=false: alimiter would otherwise turn the whole clip up to the ceiling.
-        filters.append(f"alimiter=limit={limit:.5f}:level=false:latency=true:attack=5:release=50")
-    return filters or ["anull"]
+    def finish(self, pcm: bytes) -> float:
+        """Encode the PCM, wait for the file; return the clip's length in seconds."""
+        try:
+            _, stderr = self._proc.communicate(pcm, timeout=FFMPEG_TIMEOUT_S)
+        except subprocess.TimeoutExpired as err:
+            self.abandon()
+            msg = f"{self.what}: ffmpeg took longer than {FFMPEG_TIMEOUT_S:.0f} s"
+            raise EncodeError(msg) from err
+        if self._proc.returncode != 0:
+            tail = stderr.decode("utf-8", "replace").strip()[-STDERR_TAIL_CHARS:]
+            msg = f"{self.what}: ffmpeg exited with {self._proc.returncode}: {tail}"
+            raise EncodeError(msg)
+        # Resampling keeps the length: the clip lasts as long as the PCM that went in.
+        return len(pcm) // (SAMPLE_WIDTH_BYTES * self.channels) / self.sample_rate
 
-
-def _float(text: str) -> float:
-    value = float(text)
-    return value if math.isfinite(value) else -math.inf
-
-
-def _parse_loudness(stderr: str, what: str) -> Loudness:
-    lufs, peak = _LUFS_RE.findall(stderr), _PEAK_RE.findall(stderr)
-    if not lufs:
-        tail = stderr.strip()[-STDERR_TAIL_CHARS:]
-        msg = f"{what}: ffmpeg gave no measurement (no audio stream?): {tail}"
-        raise EncodeError(msg)
-    return Loudness(_float(lufs[-1]), _float(peak[-1]) if peak else -math.inf)
+    def abandon(self) -> None:
+        """Stop ffmpeg without a clip (the render failed before the PCM was ready)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()

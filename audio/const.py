@@ -21,18 +21,16 @@ DEFAULT_SAMPLE_RATE = 22_050
 DEFAULT_CHANNELS = 1
 DEFAULT_BITRATE_KBPS = 64
 
-# --- loudness (ITU-R BS.1770 / EBU R128, measured by ffmpeg's ebur128 filter) ---
+# --- loudness (ITU-R BS.1770 / EBU R128, measured in process: audio._loudness) ---
 DEFAULT_TARGET_LUFS = -16.0
 DEFAULT_TRUE_PEAK_DB = -1.0
 TARGET_LUFS_RANGE = (-40.0, -5.0)
 TRUE_PEAK_RANGE = (-12.0, 0.0)
-# Below this integrated loudness a clip counts as silent (ebur128 reports -70 for silence).
+# Below this integrated loudness a clip counts as silent.
 SILENCE_LUFS = -60.0
-# How close to the target a finished clip must measure before it is accepted.
-LOUDNESS_TOLERANCE_LU = 0.5
 # Headroom left below the true-peak limit for the limiter, since MP3 encoding overshoots a little.
 LIMITER_HEADROOM_DB = 1.0
-MAX_LOUDNESS_PASSES = 4
+MAX_LOUDNESS_PASSES = 8  # in-memory passes: milliseconds each
 
 # --- composition ---
 DEFAULT_PRE_ROLL_MS = 300
@@ -67,7 +65,7 @@ FFMPEG_TIMEOUT_S = 120.0
 STDERR_TAIL_CHARS = 600
 
 # --- cache ---
-CACHE_SCHEMA = 1  # bump when the rendering changes in a way that alters the bytes
+CACHE_SCHEMA = 2  # bump when the rendering changes in a way that alters the bytes
 CACHE_META_SUFFIX = ".json"
 CACHE_TMP_PREFIX = ".tmp-"
 # Names of clips the cache must not evict (one per line), written by whoever still refers to
@@ -92,8 +90,8 @@ KOKORO_SENTENCE_PAUSE_MS = 250
 KOKORO_TRIM_DB = -40.0  # silence around each pass, relative to its peak
 KOKORO_TRIM_MARGIN_MS = 60
 KOKORO_THREADS = 2  # onnxruntime intra-op threads: the box has two cores
-# The encode pass measures true peak before the MP3 encoder, which adds a little overshoot:
-# peaks are held this far under the ceiling.
+# True peak is measured before the MP3 encoder, which adds a little overshoot: peaks are held
+# this far under the ceiling.
 ENCODER_OVERSHOOT_DB = 0.3
 
 # --- render worker process ---
@@ -102,7 +100,4 @@ ENCODER_OVERSHOOT_DB = 0.3
 RENDER_WORKER_IDLE_S = 600.0
 RENDER_WORKER_NICE = 10  # below the daemon: protection and paging first
 RENDER_WORKER_PARENT_POLL_S = 2.0
-# The measuring pass aims this far above the RMS guess of loudness, so that the make-up gain
-# after the limiter is a cut (peaks stay under the ceiling) rather than a boost.
-PRE_GAIN_MARGIN_DB = 3.0
 RENDER_WORKER_STOP_S = 10.0  # how long close() waits for a terminated worker to exit

@@ -15,9 +15,7 @@ from audio._cache import ClipCache, cache_key, file_sha256
 from audio.const import (
     CACHE_SCHEMA,
     ENCODER_OVERSHOOT_DB,
-    PRE_GAIN_MARGIN_DB,
     LIMITER_HEADROOM_DB,
-    LOUDNESS_TOLERANCE_LU,
     MAX_LOUDNESS_PASSES,
     SILENCE_LUFS,
 )
@@ -38,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _PEAK_STEP_DB = 0.3  # extra margin when a pass overshoots the true-peak ceiling
+# A limited clip this far under target gets more gain and another pass; closer, the make-up
+# gain after the limiter covers it (a boost this small stays inside the limiter's headroom).
+_LOUDNESS_STEP_LU = 0.2
+# The limiter eats part of any added gain: add more than the shortfall, so passes converge fast.
+_GAIN_OVERSHOOT = 1.5
 
 
 class ClipRenderer:
@@ -224,42 +227,61 @@ def _encode_to_target(
     tmp: Path,
     silent_error: type[AudioError],
 ) -> float:
-    """Measure loudness once, then encode with gain and limiting in the same pass; return length.
+    """Bring the clip to its loudness target under its true-peak ceiling, then encode it.
 
-    Two ffmpeg processes in the usual case. The measuring pass applies a generous gain and the
-    peak limiter, then measures what comes out; the encode applies the same chain and then a
-    plain make-up gain down to the target. A gain after the limiter is exact (so the loudness
-    lands on target) and, being a cut, keeps the peaks under the limiter's ceiling. The encode
-    measures what it encodes; only a miss (a first guess far off) costs another round.
+    Loudness, gain, peak limiting and the true-peak check run in this process on the PCM in
+    memory (:mod:`audio._loudness`, milliseconds); ffmpeg only resamples and encodes, one
+    process. A gain after the limiter is exact, so when limiting took some loudness the gain
+    before it is raised and the limiter run again, until the clip lands on target.
     """
-    pcm, rate, channels = clip.raw_data, clip.frame_rate, clip.channels
+    rate, channels = clip.frame_rate, clip.channels
+    encoder = _ffmpeg.Encoder(rate, channels, fmt, tmp)
+    try:
+        pcm = _to_target(clip, composition, silent_error)
+    except BaseException:
+        encoder.abandon()
+        raise
+    return encoder.finish(pcm)
+
+
+def _to_target(clip: _compose.Segment, composition: Composition,
+               silent_error: type[AudioError]) -> bytes:
+    """The clip's PCM with gain and limiting applied (see `_encode_to_target`)."""
+    import numpy as np  # noqa: PLC0415 - numpy only in processes that render
+
+    from audio import _loudness  # noqa: PLC0415
+
+    rate, channels = clip.frame_rate, clip.channels
+    samples = _loudness.to_float(clip.raw_data, channels)
     target, ceiling = composition.target_lufs, composition.true_peak_db
+    peak_ceiling = ceiling - ENCODER_OVERSHOOT_DB
     limit = ceiling - LIMITER_HEADROOM_DB
-    if clip.rms == 0 or clip.dBFS < SILENCE_LUFS:
-        msg = "the clip is silent; nothing to play"
+    meter = _loudness.LoudnessMeter(samples, rate)
+    measured = meter.lufs()
+    if measured < SILENCE_LUFS:
+        msg = f"the clip is silent ({measured:.1f} LUFS); nothing to play"
         raise silent_error(msg)
-    # RMS (pauses included) is a rough guess of loudness; aim above it, then cut to the target.
-    gain = target - clip.dBFS + PRE_GAIN_MARGIN_DB
+    gain_db = target - measured
     for _ in range(MAX_LOUDNESS_PASSES):
-        loudness = _ffmpeg.measure_pcm(pcm, rate, channels, gain, limit).integrated_lufs
-        if loudness < SILENCE_LUFS:
-            msg = f"the clip is silent ({loudness:.1f} LUFS after {gain:.1f} dB gain)"
-            raise silent_error(msg)
-        makeup = target - loudness
-        if makeup > ENCODER_OVERSHOOT_DB:  # under target: a boost would lift peaks; aim higher
-            gain += makeup + PRE_GAIN_MARGIN_DB
+        gain = np.float32(10 ** (gain_db / 20))
+        curve = _loudness.limit_curve(samples * gain, rate, limit)
+        # Not limited, the loudness is exactly the measured one plus the gain.
+        loudness = measured + gain_db if curve is None else meter.lufs(curve * gain)
+        short = target - loudness
+        if short > _LOUDNESS_STEP_LU:  # the limiter took loudness: more gain before it
+            gain_db += short * _GAIN_OVERSHOOT
             continue
-        got = _ffmpeg.encode(pcm, rate, channels, fmt, gain, limit, tmp, makeup)
-        loud_ok = abs(got.integrated_lufs - target) <= LOUDNESS_TOLERANCE_LU
-        peak_ok = got.true_peak_db <= ceiling - ENCODER_OVERSHOOT_DB
-        if loud_ok and peak_ok:
-            return got.duration_s
-        if not peak_ok:
-            limit -= got.true_peak_db - (ceiling - ENCODER_OVERSHOOT_DB) + _PEAK_STEP_DB
-        logger.debug(
-            "loudness pass: %.2f LUFS, %.2f dBTP; next gain %.2f dB, limit %.2f dBFS",
-            got.integrated_lufs, got.true_peak_db, gain, limit,
-        )
+        # Then a cut (or a hair of boost) onto the target.
+        shaped = samples * np.float32(gain * 10 ** (short / 20))
+        if curve is not None:
+            shaped *= curve[:, None]
+        peak = _loudness.true_peak_db(shaped)
+        if peak > peak_ceiling:
+            limit -= peak - peak_ceiling + _PEAK_STEP_DB
+            logger.debug("true peak %.2f dBTP over %.2f: limit lowered to %.2f dBFS", peak,
+                         peak_ceiling, limit)
+            continue
+        return _loudness.to_pcm16(shaped)
     msg = (
         f"could not bring the clip to {target} LUFS with peaks under {ceiling} dBTP "
         f"in {MAX_LOUDNESS_PASSES} passes"

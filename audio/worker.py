@@ -183,6 +183,7 @@ class RenderWorker:
         max_cache_bytes: its size bound.
         spec: the engines to build in the child.
         idle_s: the child exits after this long without work; started again on demand.
+            0 keeps it (and its model) for as long as this object lives.
 
     """
 
@@ -295,7 +296,7 @@ class RenderWorker:
             self._last_use = time.monotonic()
             if self._timer is not None:
                 self._timer.cancel()
-            if self._executor is not None and not self._closed:
+            if self._executor is not None and not self._closed and self._idle_s > 0:
                 self._timer = threading.Timer(self._idle_s, self._stop_if_idle)
                 self._timer.daemon = True
                 self._timer.start()

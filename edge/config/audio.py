@@ -8,7 +8,12 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from audio.const import ESPEAK_DEFAULT_VOICE, KOKORO_DEFAULT_VOICE, KOKORO_SPEED_RANGE
+from audio.const import (
+    ESPEAK_DEFAULT_VOICE,
+    KOKORO_DEFAULT_VOICE,
+    KOKORO_SPEED_RANGE,
+    RENDER_WORKER_IDLE_S,
+)
 from audio.engines.kokoro import KokoroEngine
 from audio.pinyin import PinyinError, parse_pinyin
 from edge.config.base import StrictModel, closest, fail
@@ -59,6 +64,11 @@ class AudioConfig(StrictModel):
     gap_ms: int = Field(default=1000, ge=0, le=10000, description="pause between repeats, ms")
     target_lufs: float = Field(default=-16.0, ge=-30.0, le=-10.0,
                                description="loudness of every clip, LUFS (EBU R128)")
+    unload_after_s: int = Field(
+        default=int(RENDER_WORKER_IDLE_S), ge=0, le=86_400,
+        description="kokoro: seconds without a clip after which the voice (~600 MB) is unloaded; "
+                    "the next clip then waits ~3 s for it; 0 = keep it loaded (an emergency "
+                    "never waits for it)")
 
     @model_validator(mode="after")
     def _piper_needs_model(self) -> AudioConfig:

@@ -34,7 +34,7 @@ from edge.speakers.requests import PlayRequest
 
 if TYPE_CHECKING:
     from edge.config import SpeakerConfig
-    from edge.speakers.fleet import Fleet
+    from edge.speakers.fleet import ClipInfo, Fleet
 
 __all__ = ["Channel", "Item"]
 
@@ -52,6 +52,7 @@ R_WENT_OFFLINE = N_("the speaker went offline during the play")
 R_NO_END = N_("the speaker reported playing but never the end; completion inferred")
 R_RESTARTED = N_("the daemon restarted during the play; completion inferred from the duration")
 R_CANNOT = N_("this speaker speaks text only and cannot play a recorded clip")
+R_PART_NO_ANSWER = N_("the speaker did not answer a later part of the announcement")
 
 
 @dataclass
@@ -81,7 +82,8 @@ class _Active:
     dispatched_at: float    # wall clock, for the play log
     dispatched_mono: float  # monotonic, for the deadlines
     orphan: bool = False    # dispatched by a daemon before a restart: never sent again
-    started: bool = False
+    started: bool = False   # the announcement began playing (its first part)
+    part_started: bool = False  # the part now sent began playing
     signals: asyncio.Queue[tuple[str, object]] = field(default_factory=asyncio.Queue)
 
 
@@ -236,8 +238,10 @@ class Channel:
         if self.driver.speaks_text and request.text is None:
             self.fleet.finish(self, request, PlayState.FAILED, reason=R_CANNOT)
             return
+        parts = self.fleet.clips_in_order(request, self.driver,
+                                          self.fleet.parts_of(request, self.driver))
         try:
-            clip = await self.fleet.clip_for(request, self.driver)
+            clip = await parts[0]
         except Exception as err:  # noqa: BLE001 - any audio error fails this play, not the rest
             logger.warning("speaker %s: no clip for %s: %s", self.id, request.key, err)
             self.fleet.finish(self, request, PlayState.FAILED, reason=R_RENDER, detail=str(err))
@@ -250,20 +254,15 @@ class Channel:
             return
         item.command_id = item.command_id or uuid.uuid4().hex[:16]
         volume = request.volume if request.volume is not None else self.config.volume
-        values = {"request_id": item.command_id, "url": clip.url, "sha256": clip.sha256,
-                  "duration_s": round(clip.duration_s, 2), "volume": volume,
-                  "priority": request.priority.value, "text": request.text or ""}
         # Written before sending: a restart from here on never sends this play again.
         self.fleet.playlog.dispatched(request.key, self.id, command_id=item.command_id,
                                       sha256=clip.sha256, duration_s=clip.duration_s,
                                       volume=volume, at=self.clock.wall())
-        self._remember(self._sent, item.command_id)
-        self.fleet.send(self.driver.play(values))
         active = _Active(request.key, request.announcement, rank, item.command_id,
                          clip.duration_s, self.clock.wall(), now)
         self.active = active
         try:
-            outcome = await self._watch(active)
+            outcome = await self._play_parts(active, request, parts, clip, volume)
         finally:
             self.active = None
         if outcome.state is None:
@@ -274,6 +273,70 @@ class Channel:
             return
         self.fleet.finish(self, request, outcome.state, reason=outcome.reason,
                           detail=outcome.detail, confirmation=outcome.confirmation)
+
+    async def _play_parts(self, active: _Active, request: PlayRequest,
+                          parts: list[asyncio.Future[ClipInfo]], first: ClipInfo,
+                          volume: int) -> _Outcome:
+        """Send each part when the one before has finished on the speaker; the whole outcome.
+
+        One part is the usual play. For several, the speaker's report that a part is done
+        (or, for a speaker without reports, its duration) sends the next one: no protocol we
+        drive queues clips, and a play sent early would cut the one playing. The play log
+        knows one play, from the first part's start to the last part's end.
+        """
+        confirmations: list[Confirmation | None] = []
+        clip: ClipInfo = first
+        outcome = _Outcome(None)
+        for index, future in enumerate(parts):
+            if index:
+                waited = await self._next_clip(active, future)
+                if isinstance(waited, _Outcome):
+                    return waited
+                clip = waited
+                active.command_id = f"{active.command_id.split('.')[0]}.{index + 1}"
+                active.duration_s = clip.duration_s
+                active.dispatched_mono = self.clock.mono()
+                active.part_started = False
+            self._remember(self._sent, active.command_id)
+            self.fleet.send(self.driver.play({
+                "request_id": active.command_id, "url": clip.url, "sha256": clip.sha256,
+                "duration_s": round(clip.duration_s, 2), "volume": volume,
+                "priority": request.priority.value, "text": request.text or ""}))
+            outcome = await self._watch(active)
+            if outcome.state is None and index:
+                # Later parts were not answered: the announcement did start; say what is known.
+                return _Outcome(PlayState.FAILED, R_PART_NO_ANSWER, detail=(
+                    f"{index + 1}/{len(parts)}"))
+            if outcome.state is not PlayState.PLAYED:
+                return outcome
+            confirmations.append(outcome.confirmation)
+        if len(parts) > 1 and any(c is not Confirmation.CONFIRMED for c in confirmations):
+            return _Outcome(PlayState.PLAYED, outcome.reason, outcome.detail,
+                            Confirmation.INFERRED)
+        return outcome
+
+    async def _next_clip(self, active: _Active,
+                         future: asyncio.Future[ClipInfo]) -> ClipInfo | _Outcome:
+        """The next part's clip, or the outcome when the play ends while it is still rendering."""
+        while True:
+            signal = asyncio.ensure_future(active.signals.get())
+            done, _ = await asyncio.wait({future, signal}, return_when=asyncio.FIRST_COMPLETED)
+            if signal not in done:
+                signal.cancel()
+                try:
+                    return future.result()
+                except Exception as err:  # noqa: BLE001 - the announcement stops here
+                    logger.warning("speaker %s: no clip for a part of %s: %s", self.id,
+                                   active.key, err)
+                    return _Outcome(PlayState.FAILED, R_RENDER, detail=str(err))
+            kind, data = signal.result()
+            if kind == "preempt":
+                other = data if isinstance(data, PlayRequest) else None
+                return _Outcome(PlayState.INTERRUPTED, R_PREEMPTED, detail=(
+                    f"{other.announcement} ({other.priority.value})" if other else ""))
+            if kind == "offline":
+                return _Outcome(PlayState.FAILED, R_WENT_OFFLINE)
+            # A late report about the part that has finished: nothing to do.
 
     async def _watch_orphan(self, active: _Active) -> None:
         self.active = active
@@ -295,8 +358,9 @@ class Channel:
         elif reported:
             deadline = active.dispatched_mono + ACCEPT_TIMEOUT_S
         else:
-            active.started = True
-            self.fleet.started(self, active.key, active.dispatched_at)
+            if not active.started:
+                active.started = True
+                self.fleet.started(self, active.key, active.dispatched_at)
             deadline = active.dispatched_mono + active.duration_s + INFERRED_MARGIN_S
         while True:
             try:
@@ -308,7 +372,7 @@ class Channel:
                                     confirmation=Confirmation.INFERRED)
                 if not reported:
                     return _Outcome(PlayState.PLAYED, confirmation=Confirmation.INFERRED)
-                if not active.started:
+                if not active.part_started:
                     return _Outcome(None, R_NO_ANSWER)
                 return _Outcome(PlayState.PLAYED, R_NO_END, confirmation=Confirmation.INFERRED)
             if kind == "preempt":
@@ -322,12 +386,15 @@ class Channel:
                 return _Outcome(PlayState.FAILED, R_WENT_OFFLINE)
             report = data if isinstance(data, Report) else Report()
             if report.state == "playing":
+                if not active.part_started:
+                    active.part_started = True
+                    deadline = clock.mono() + active.duration_s + DONE_MARGIN_S
                 if not active.started:
                     active.started = True
                     self.fleet.started(self, active.key, clock.wall())
-                    deadline = clock.mono() + active.duration_s + DONE_MARGIN_S
             elif report.state == "done":
                 if not active.started:
+                    active.started = True
                     self.fleet.started(self, active.key, clock.wall())
                 return _Outcome(PlayState.PLAYED, confirmation=Confirmation.CONFIRMED,
                                 detail=report.detail)

@@ -33,9 +33,10 @@ from edge.speakers.const import (
     PlayState,
 )
 from edge.speakers.drivers import Command, Driver
+from edge.speakers.parts import SpokenPart, spoken_parts
 from edge.speakers.playlog import PlayLog, PlayRecord, request_from_row
 from edge.speakers.rendering import SiteRenderer, build_renderer
-from edge.speakers.requests import PlayRequest
+from edge.speakers.requests import PlayRequest, Priority
 from edge.store import Store
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ class Fleet:
         self._clips: OrderedDict[tuple[object, ...], ClipInfo] = OrderedDict()
         self._render_lock: asyncio.Lock | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._part_tasks: set[asyncio.Task[None]] = set()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -131,6 +133,8 @@ class Fleet:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        for task in list(self._part_tasks):
+            task.cancel()
         if self._renderer is not None:
             await asyncio.to_thread(self._renderer.close)
 
@@ -186,13 +190,63 @@ class Fleet:
 
     # -- services of the channels --------------------------------------------------------------
 
-    async def clip_for(self, request: PlayRequest, driver: Driver) -> ClipInfo:
-        """The clip of a request in the driver's format, rendered once and served by hash."""
+    def parts_of(self, request: PlayRequest, driver: Driver) -> list[SpokenPart | None]:
+        """How a request reaches this speaker: whole ([None]) or in parts, first part first.
+
+        An emergency spoken with our clips goes in parts (its first words sooner, see
+        :mod:`edge.speakers.parts`), unless its whole clip is ready already.
+        """
+        fmt = driver.audio_format
+        if (fmt is None or request.text is None or request.clip is not None
+                or request.priority is not Priority.EMERGENCY
+                or self._memo(request, fmt) in self._clips):
+            return [None]
+        assert self._renderer is not None, "start() first"
+        parts = spoken_parts(request.text, request.repeat, self._renderer.audio.gap_ms)
+        return [None] if len(parts) == 1 else list(parts)
+
+    def clips_in_order(self, request: PlayRequest, driver: Driver,
+                       parts: list[SpokenPart | None]) -> list[asyncio.Future[ClipInfo]]:
+        """Render the parts one after the other in the background; a future per part, in order.
+
+        A part that cannot be made fails its future and every later one. Nobody need wait for
+        them: a play interrupted after its first part leaves the rest to finish into the cache.
+        """
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[ClipInfo]] = [loop.create_future() for _ in parts]
+        for future in futures:  # a failure nobody awaited is not an error worth a warning
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+        async def render_all() -> None:
+            for index, (part, future) in enumerate(zip(parts, futures, strict=True)):
+                try:
+                    future.set_result(await self.clip_for(request, driver, part))
+                except Exception as err:  # noqa: BLE001 - handed to whoever awaits the part
+                    for later in futures[index:]:
+                        later.set_exception(err)
+                    return
+
+        task = loop.create_task(render_all(), name=f"render-{request.key}")
+        self._part_tasks.add(task)
+        task.add_done_callback(self._part_tasks.discard)
+        return futures
+
+    @staticmethod
+    def _memo(request: PlayRequest, fmt: AudioFormat, part: SpokenPart | None = None,
+              ) -> tuple[object, ...]:
+        if part is not None:
+            return ("part", part.text, part.index > 0, part.repeat, part.lead_ms, fmt)
+        return (request.text, str(request.clip) if request.clip else None, request.repeat, fmt)
+
+    async def clip_for(self, request: PlayRequest, driver: Driver,
+                       part: SpokenPart | None = None) -> ClipInfo:
+        """The clip of a request (or of one part of it) in the driver's format, rendered once
+        and served by hash."""
         fmt = driver.audio_format
         if fmt is None:
             text = request.text or ""
             return ClipInfo("", "", TTS_START_S + TTS_SECONDS_PER_CHAR * len(text))
-        memo = (request.text, str(request.clip) if request.clip else None, request.repeat, fmt)
+        memo = self._memo(request, fmt, part)
         found = self._clips.get(memo)
         # Each use touches the clip in the cache (its LRU order is the files' mtime), so a clip
         # that schedules and queues keep using is never the oldest; one the cache evicted or
@@ -202,7 +256,7 @@ class Fleet:
             return found
         assert self._render_lock is not None, "start() first"
         async with self._render_lock:
-            clip = await asyncio.to_thread(self._render, request, fmt)
+            clip = await asyncio.to_thread(self._render, request, fmt, part)
         self.http.clips.add(clip.sha256, clip.path)
         info = ClipInfo(self.http.clip_url(clip.sha256, fmt.suffix), clip.sha256, clip.duration_s,
                         clip.path)
@@ -236,8 +290,12 @@ class Fleet:
             os.utime(clip.path)
         return True
 
-    def _render(self, request: PlayRequest, fmt: AudioFormat) -> RenderedClip:
+    def _render(self, request: PlayRequest, fmt: AudioFormat,
+                part: SpokenPart | None = None) -> RenderedClip:
         assert self._renderer is not None
+        if part is not None:
+            return self._renderer.render_part(part.text, index=part.index, repeat=part.repeat,
+                                              lead_ms=part.lead_ms, fmt=fmt)
         composition = Composition(repeat=request.repeat)
         if request.clip is not None:
             return self._renderer.render_recorded(self.config.resolve(request.clip),

@@ -71,6 +71,18 @@ class SiteRenderer:
         """Speak text with the site's engine and voice (espeak-ng if that engine cannot load)."""
         return self.worker.render(text, composition=self.composition(composition), fmt=fmt)
 
+    def render_part(self, text: str, *, index: int, repeat: int = 1, lead_ms: int = 0,
+                    fmt: AudioFormat | None = None) -> RenderedClip:
+        """One part of an announcement played in parts (see :mod:`edge.speakers.parts`).
+
+        The first part opens like any clip (chime, pre-roll); a later part follows the one
+        before it on the speaker, so it has neither, only ``lead_ms`` of silence.
+        """
+        composition = site_composition(self.audio, repeat)
+        if index > 0:
+            composition = dataclasses.replace(composition, chime=None, pre_roll_ms=lead_ms)
+        return self.worker.render(text, composition=composition, fmt=fmt)
+
     def render_recorded(self, path: Path, composition: Composition | None = None,
                         fmt: AudioFormat | None = None) -> RenderedClip:
         """A recorded clip with the site's chime and loudness."""
@@ -112,4 +124,5 @@ def make_renderer(audio: AudioConfig, cache_dir: Path, cache_bytes: int,
     spec = engine_spec(audio, base_dir)
     if audio.engine is TtsEngineName.ESPEAK:
         return SiteRenderer(audio, InProcessRenderer(cache_dir, cache_bytes, spec))
-    return SiteRenderer(audio, RenderWorker(cache_dir, cache_bytes, spec))
+    return SiteRenderer(audio, RenderWorker(cache_dir, cache_bytes, spec,
+                                            idle_s=audio.unload_after_s))

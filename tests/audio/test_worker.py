@@ -157,3 +157,27 @@ def test_close_does_not_wait_for_a_render_in_progress(tmp_path: Path) -> None:
     assert _gone(pid)
     thread.join(WAIT_S)
     assert errors, "the abandoned render must fail, not hang or return a clip"
+
+
+def test_unload_after_zero_keeps_the_voice_loaded(tmp_path: Path) -> None:
+    """Test that `audio.unload_after_s: 0` keeps the neural worker up past any idle time.
+
+    A worker set to unload after 1 s runs beside it: once that one has gone, the kept one has
+    been idle longer than that, and must still be the same process.
+    """
+    from edge.config.audio import AudioConfig  # noqa: PLC0415 - the daemon's side of the worker
+    from edge.speakers.rendering import make_renderer  # noqa: PLC0415
+
+    kept = make_renderer(AudioConfig(unload_after_s=0), tmp_path / "kept", CACHE_BYTES)
+    unloading = make_renderer(AudioConfig(unload_after_s=1), tmp_path / "unloading", CACHE_BYTES)
+    try:
+        kept_pid = kept.worker.stats().pid
+        other_pid = unloading.worker.stats().pid
+        _wait(lambda: _gone(other_pid) and not unloading.worker.running,
+              "the unloading worker to exit")
+        assert kept.worker.running
+        assert not _gone(kept_pid)
+        assert kept.worker.stats().pid == kept_pid
+    finally:
+        kept.close()
+        unloading.close()
