@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-__all__ = ["CHROMEDRIVER", "CHROMIUM", "NEEDS_CHROMIUM", "chromium", "wait_listening"]
+__all__ = ["CHROMEDRIVER", "CHROMIUM", "NEEDS_CHROMIUM", "chromium", "page_replaced",
+           "wait_listening"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -63,3 +64,17 @@ def wait_listening(port: int, process: subprocess.Popen[str], guard_s: float) ->
                 return True
         time.sleep(0.05)
     return False
+
+
+def page_replaced(err: Exception) -> bool:
+    """Whether ``err`` only says that the page being read is being replaced by the next one.
+
+    Besides a missing or stale element, Chromium sometimes reports a node of the page just left
+    as "does not belong to the document" (seen under load): a look to repeat, not a failure.
+    """
+    from selenium.common.exceptions import (  # noqa: PLC0415 - selenium is a test extra
+        NoSuchElementException, StaleElementReferenceException, WebDriverException)
+
+    if isinstance(err, NoSuchElementException | StaleElementReferenceException):
+        return True
+    return isinstance(err, WebDriverException) and "does not belong to the document" in str(err)

@@ -29,7 +29,7 @@ import yaml
 from tests.alerts.phone_rig import PhoneRig, links_of
 from tests.alerts.rig import ManualClock, Receiver, roster_section, trip
 from tests.broker.harness import Broker
-from tests.browser import NEEDS_CHROMIUM, chromium, wait_listening
+from tests.browser import NEEDS_CHROMIUM, chromium, page_replaced, wait_listening
 from tests.conftest import REPO, site_config
 from tests.processes import start_gridedge, stop_gridedge
 
@@ -108,13 +108,11 @@ def _tap(driver: Any, button_id: str) -> None:
     old.click()
 
     def gone(_driver: Any) -> bool:
-        # Chromium sometimes reports a node of the page just left as "does not belong to the
-        # document" instead of a stale element: both mean the next page is there.
         try:
             return bool(expected_conditions.staleness_of(old)(_driver))
         except WebDriverException as err:
-            if "does not belong to the document" in str(err):
-                return True
+            if page_replaced(err):
+                return True  # the next page is there
             raise
 
     WebDriverWait(driver, HANG_GUARD_S).until(gone)

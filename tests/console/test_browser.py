@@ -25,7 +25,7 @@ import pytest
 
 from tests.alerts.rig import Receiver
 from tests.broker.harness import Broker
-from tests.browser import NEEDS_CHROMIUM, chromium, wait_listening
+from tests.browser import NEEDS_CHROMIUM, chromium, page_replaced, wait_listening
 from tests.conftest import REPO
 from tests.console.conftest import (HANG_GUARD_S, PASSWORDS, add_accounts, free_port, start, stop,
                                     write_site)
@@ -49,14 +49,15 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 def _until(driver: Any, condition: Any, *, reload: bool = False,
            guard_s: float = HANG_GUARD_S) -> Any:
     """Wait for ``condition(driver)`` to be truthy, reloading the page between looks if asked."""
-    from selenium.common.exceptions import (  # noqa: PLC0415 - selenium is a test extra
-        NoSuchElementException, StaleElementReferenceException)
+    from selenium.common.exceptions import WebDriverException  # noqa: PLC0415 - a test extra
 
     deadline = time.monotonic() + guard_s
     while True:
         try:
             found = condition(driver)
-        except (NoSuchElementException, StaleElementReferenceException):
+        except WebDriverException as err:
+            if not page_replaced(err):
+                raise
             found = None  # the page is being replaced by the next one: look again
         if found:
             return found
