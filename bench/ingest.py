@@ -1,6 +1,6 @@
 """Benchmark: the daemon's post ingest against a bare paho + json.loads subscriber, and trip → cut-off latency.
 
-Run: .venv/bin/python bench/ingest.py [--mode realistic|light] [--messages N] [--trips N]
+Run: .venv/bin/python bench/ingest.py [--mode realistic|light] [--messages N] [--trips N] [--repeat N]
 
 Everything is measured in one run on one mosquitto (started here), each figure beside the bare
 paho + ``json.loads`` subscriber, with the MQTT protocol of the shipped config.yaml and the
@@ -188,7 +188,7 @@ def run_echo(port: int) -> None:
 
 def run_daemon(config_path: str) -> None:
     """The daemon's post monitoring as `gridedge run` builds it (store, MQTT, events, logging)."""
-    from edge.app import App, configure_logging, settle_heap
+    from edge.app import App, configure_logging, prefer_the_loop, settle_heap
     from edge.config import load_config
     from edge.posts.component import create
     from edge.profiles import load_registry
@@ -202,6 +202,7 @@ def run_daemon(config_path: str) -> None:
         component = create(app)
         await component.start()
         settle_heap()
+        prefer_the_loop()
         await app.mqtt.start()
         await app.mqtt.wait_connected(10)
         app.mqtt.publish("bench/ready", "daemon", qos=1)
@@ -366,6 +367,8 @@ def main() -> int:  # noqa: PLR0915 - one run, printed in order
     parser.add_argument("--mode", choices=("realistic", "light"), default="realistic")
     parser.add_argument("--messages", type=int, default=30_000)
     parser.add_argument("--trips", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="rounds of (a), bare and daemon in turn (the machine's noise shows)")
     parser.add_argument("role", nargs="?", default="parent")
     parser.add_argument("rest", nargs="*")
     args = parser.parse_args()
@@ -395,54 +398,76 @@ def main() -> int:  # noqa: PLR0915 - one run, printed in order
         watcher = Watcher(port, ["bench/#", f"gridedge/{SITE}/posts/+/cmd",
                                  f"gridedge/{SITE}/posts/{ten[0]}/state"])
         make = realistic_stream if args.mode == "realistic" else light_stream
-        stream = make(args.messages, ten)
-        stream.append(done_marker(ten[0]))
+
+        def fresh_stream() -> list[tuple[str, bytes]]:
+            # Timestamps are taken now: a replayed stream would look like a device clock step.
+            stream = make(args.messages, ten)
+            stream.append(done_marker(ten[0]))
+            return stream
+
+        stream = fresh_stream()
         trips_in_stream = sum(1 for t, _p in stream if t.endswith("/reset")) - 1
         pub = _client(port, "bench-publisher")
         pub.loop_start()
         size = statistics.mean(len(p) for _t, p in stream)
         print(f"stream ({args.mode}): {len(stream)} messages for 10 posts of {PORTS} ports, "
               f"{size:.0f} bytes on average, {trips_in_stream} overloads (each cut, seen off, "
-              f"reset), QoS 0; MQTT {PROTOCOL} and log level {LOG_LEVEL} as in config.yaml")
+              f"reset), QoS 0; MQTT {PROTOCOL} and log level {LOG_LEVEL} as in config.yaml; "
+              f"{args.repeat} rounds, bare and daemon in turn")
 
-        bare = _spawn("bare", str(port), str(len(stream)))
-        procs.append(bare)
-        assert watcher.wait(lambda: watcher.count("bench/ready") >= 1, 30)
-        before = watcher.count("bench/done")
-        a_s, a_cpu = _consume(bare, pub, stream, lambda: watcher.wait(
-            lambda: watcher.count("bench/done") > before) and watcher.arrivals["bench/done"][before][0])
-        bare.kill()
-
-        daemon = _start_daemon(watcher, _config(tmp, port, ten, "10"), 2)
-        procs.append(daemon)
         state_topic = _topic(ten[0], "state")
-        seen = watcher.count(state_topic)
-        cmds_before = sum(watcher.count(_topic(p, "cmd")) for p in ten)
+        rates: list[tuple[float, float]] = []  # (daemon/bare msg/s, bare/daemon CPU) per round
+        for round_no in range(1, args.repeat + 1):
+            n = len(stream)
+            bare = _spawn("bare", str(port), str(n))
+            ready = watcher.count("bench/ready")
+            assert watcher.wait(lambda ready=ready: watcher.count("bench/ready") > ready, 30)
+            before = watcher.count("bench/done")
+            a_s, a_cpu = _consume(bare, pub, stream, lambda before=before: watcher.wait(
+                lambda: watcher.count("bench/done") > before) and watcher.arrivals["bench/done"][before][0])
+            bare.kill()
+            bare.wait()
 
-        def daemon_done() -> float | None:
-            box: dict[str, float] = {}
+            # Each consumer runs alone: a daemon left running would take the bare's stream too.
+            daemon = _start_daemon(watcher, _config(tmp, port, ten, "10"),
+                                   watcher.count("bench/ready") + 1)
+            procs.append(daemon)
+            stream = fresh_stream()
+            seen = watcher.count(state_topic)
+            cmds_before = sum(watcher.count(_topic(p, "cmd")) for p in ten)
 
-            def check() -> bool:
-                at = watcher.first_with(state_topic, b'"bench-done"', seen)
-                if at is not None:
-                    box["at"] = at
-                return at is not None
+            def daemon_done(seen: int = seen) -> float | None:
+                box: dict[str, float] = {}
 
-            return box["at"] if watcher.wait(check) else None
+                def check() -> bool:
+                    at = watcher.first_with(state_topic, b'"bench-done"', seen)
+                    if at is not None:
+                        box["at"] = at
+                    return at is not None
 
-        b_s, b_cpu = _consume(daemon, pub, stream, daemon_done)
-        cuts = sum(watcher.count(_topic(p, "cmd")) for p in ten) - cmds_before
-        n = len(stream)
-        a_rate, b_rate = n / a_s, n / b_s
-        print(f"(a) bare paho + json.loads : {a_rate:9.0f} msg/s, {a_cpu / n * 1e6:7.1f} µs CPU per message")
-        print(f"    daemon post ingest     : {b_rate:9.0f} msg/s, {b_cpu / n * 1e6:7.1f} µs CPU per message"
-              f" ({cuts} cut-off commands sent)")
-        print(f"    daemon / bare          : {b_rate / a_rate:.2f} (msg/s); {a_cpu / b_cpu:.2f} "
-              "(CPU per message, bare / daemon)")
+                return box["at"] if watcher.wait(check) else None
 
+            b_s, b_cpu = _consume(daemon, pub, stream, daemon_done)
+            cuts = sum(watcher.count(_topic(p, "cmd")) for p in ten) - cmds_before
+            a_rate, b_rate = n / a_s, n / b_s
+            rates.append((b_rate / a_rate, a_cpu / b_cpu))
+            print(f"(a) round {round_no}: bare paho + json.loads {a_rate:7.0f} msg/s "
+                  f"{a_cpu / n * 1e6:6.1f} µs CPU/msg; daemon post ingest {b_rate:7.0f} msg/s "
+                  f"{b_cpu / n * 1e6:6.1f} µs CPU/msg ({cuts} cut-off commands); daemon / bare "
+                  f"{b_rate / a_rate:.2f} (msg/s), {a_cpu / b_cpu:.2f} (CPU per message)")
+            stream = fresh_stream()
+            if round_no < args.repeat:
+                daemon.kill()
+                daemon.wait()
+        print(f"    daemon / bare, median of {len(rates)} rounds: "
+              f"{statistics.median(r for r, _c in rates):.2f} (msg/s); "
+              f"{statistics.median(c for _r, c in rates):.2f} (CPU per message, bare / daemon); "
+              f"range {min(r for r, _c in rates):.2f}-{max(r for r, _c in rates):.2f}")
+
+        ready = watcher.count("bench/ready")
         echo = _spawn("echo", str(port))
         procs.append(echo)
-        assert watcher.wait(lambda: watcher.count("bench/ready") >= 3, 30)
+        assert watcher.wait(lambda: watcher.count("bench/ready") > ready, 30)
         lat, echoes = _latency(port, watcher, ten, args.trips)
         print(f"(b) trip -> cut-off, 10 posts, {len(lat)} trips, 1,000 msg/s background: "
               f"p50 {_pct(lat, 50):.2f} ms, p99 {_pct(lat, 99):.2f} ms, max {max(lat) * 1000:.2f} ms")
@@ -452,7 +477,8 @@ def main() -> int:  # noqa: PLR0915 - one run, printed in order
         daemon.wait()
 
         many = posts_of(1000)
-        big = _start_daemon(watcher, _config(tmp, port, many, "1000"), 4)
+        big = _start_daemon(watcher, _config(tmp, port, many, "1000"),
+                            watcher.count("bench/ready") + 1)
         procs.append(big)
         lat, echoes = _latency(port, watcher, many, args.trips)
         print(f"    trip -> cut-off, 1,000 posts, {len(lat)} trips, 1,000 msg/s background: "

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import os
+import sys
 from typing import Protocol
 
 from edge.config import GridedgeConfig
@@ -80,6 +81,17 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+LOOP_SWITCH_INTERVAL_S = 0.001
+"""How long a worker thread (the saver, the audit writer) may hold the interpreter while the
+event loop waits for it. Python's default, 5 ms, let a save in progress hold a cut-off command
+for up to 5 ms; at 1 ms the loop gets it back sooner, for a little more switching."""
+
+
+def prefer_the_loop() -> None:
+    """Hand the interpreter back to the event loop (trips, cut-offs) sooner than by default."""
+    sys.setswitchinterval(LOOP_SWITCH_INTERVAL_S)
+
+
 class App:
     """The edge daemon: store, MQTT, event bus, and every registered component."""
 
@@ -114,6 +126,7 @@ class App:
             await component.start()
             self._started.append(component)
         settle_heap()
+        prefer_the_loop()
         # Connect last, so that every component has subscribed when the first message arrives.
         await self.mqtt.start()
         self._started.append(self.mqtt)

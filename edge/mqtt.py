@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -29,7 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttConfig, MqttProtocol
 
-__all__ = ["Handler", "Message", "MqttClient", "ReconnectBackoff", "Topics", "paho_client"]
+__all__ = ["BufferedReadClient", "Handler", "Message", "MqttClient", "ReconnectBackoff", "Topics", "paho_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +44,13 @@ RECONNECT_YOUNG_FOR_S = 60.0
 RECONNECT_MAX_S = 5.0
 # paho's keep-alive and retry bookkeeping (loop_misc) runs this often.
 MISC_INTERVAL_S = 1.0
-# A readable socket is read in chunks of READ_CHUNK packets, at most READ_ROUNDS chunks per
-# event; what handlers published in a chunk (a cut-off command) is written before the next one,
-# so a command waits for at most one chunk of other messages, not for a whole burst.
+# The socket is read READ_BYTES at a time into the client's own buffer, and packets are parsed
+# from there: paho alone asks the kernel for each packet three or four times (type, length,
+# body), and the loop polls once per packet. Parsed packets are handled in chunks of READ_CHUNK,
+# at most READ_ROUNDS chunks per turn of the loop; what handlers published in a chunk (a cut-off
+# command) is written before the next one, so a command waits for at most one chunk of other
+# messages, not for a whole burst.
+READ_BYTES = 65_536
 READ_CHUNK = 8
 READ_ROUNDS = 25
 # Bulk publishes (retained state documents) are handed to paho this many at a time, and only
@@ -198,10 +202,11 @@ class Topics:
         return template.format(root=self.root, site=self.site, **values)
 
 
-def paho_client(config: MqttConfig, client_id: str) -> paho.Client:
+def paho_client(config: MqttConfig, client_id: str, *,
+                kind: type[paho.Client] = paho.Client) -> paho.Client:
     """A paho client with the protocol version, credentials and TLS of ``config``."""
     v5 = config.protocol is MqttProtocol.V5
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+    client = kind(CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
                          clean_session=None if v5 else True)
     if config.username:
@@ -216,9 +221,47 @@ def paho_client(config: MqttConfig, client_id: str) -> paho.Client:
     return client
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One received MQTT message."""
+class BufferedReadClient(paho.Client):
+    """paho's client reading its socket in large blocks (for :class:`MqttClient` only).
+
+    paho reads each packet with three or four ``recv`` calls (type byte, each length byte,
+    body); here one ``recv`` of READ_BYTES feeds many packets. Bytes can then wait in this
+    buffer while the socket itself is no longer readable, so whoever drives the client must keep
+    calling ``loop_read()`` while :meth:`has_buffered` says so: :class:`MqttClient` does; paho's
+    own ``loop_start()``/``loop_forever()`` would not, and must not be used with this class.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As paho's client, with an empty read buffer."""
+        super().__init__(*args, **kwargs)
+        self._read_buffer = b""
+        self._read_at = 0
+        self.socket_reads = 0  # recv calls that returned data (a burst needs few)
+
+    def has_buffered(self) -> bool:
+        """True while bytes read from the socket wait to be parsed."""
+        return self._read_at < len(self._read_buffer)
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        # paho's parser asks for exactly what it needs next; it copes with shorter answers.
+        if self._read_at >= len(self._read_buffer):
+            data = super()._sock_recv(READ_BYTES)  # paho's own errors: BlockingIOError, OSError
+            if not data:
+                return data  # the broker closed the connection
+            self._read_buffer, self._read_at = data, 0
+            self.socket_reads += 1
+        start = self._read_at
+        self._read_at = min(start + bufsize, len(self._read_buffer))
+        return self._read_buffer[start:self._read_at]
+
+    def _sock_close(self) -> None:
+        # Bytes of a closed connection must never be parsed as the start of the next one.
+        self._read_buffer, self._read_at = b"", 0
+        super()._sock_close()
+
+
+class Message(NamedTuple):
+    """One received MQTT message (a tuple: built for every message, it must be cheap)."""
 
     topic: str
     payload: bytes
@@ -261,7 +304,7 @@ class MqttClient:
         self._cache: dict[str, tuple[_Route, ...]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
-        self._client: paho.Client | None = None
+        self._client: BufferedReadClient | None = None
         self._sock: socket.socket | None = None
         self._connected = False
         self._stopping = False
@@ -287,7 +330,7 @@ class MqttClient:
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._connected_event = asyncio.Event()
-        client = paho_client(self.config, self.client_id)
+        client = paho_client(self.config, self.client_id, kind=BufferedReadClient)
         if self.availability_topic:
             client.will_set(self.availability_topic, OFFLINE, qos=1, retain=True)
         # Never drop our own publishes while offline; bursts are bounded by their producers.
@@ -332,6 +375,11 @@ class MqttClient:
         self._connected = False
         self._client = None
         logger.info("disconnected from MQTT broker")
+
+    @property
+    def socket_reads(self) -> int:
+        """How often the socket was read since start (each read feeds many packets in a burst)."""
+        return 0 if self._client is None else self._client.socket_reads
 
     @property
     def connected(self) -> bool:
@@ -530,20 +578,26 @@ class MqttClient:
     def _read(self) -> None:
         client = self._client
         for _ in range(READ_ROUNDS):
-            if client is None or self._sock is None:
-                return
-            before = self.stats["received"]
-            client.loop_read(READ_CHUNK)
+            for _ in range(READ_CHUNK):
+                if client is None or self._sock is None:
+                    return
+                client.loop_read()  # one packet (paho reads more only with QoS 2 in flight)
+                if not client.has_buffered():
+                    break
             # Outside paho's callbacks, so writing here is safe (inside them it would deadlock).
             if self._sock is not None and client.want_write():
                 client.loop_write()
             if self._bulk and not client.want_write():
                 self._schedule_bulk()
-            drained = self.stats["received"] - before < READ_CHUNK
             sock = self._sock
             # TLS may hold decrypted bytes the socket no longer signals: keep reading them.
-            if drained and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
-                return
+            if not client.has_buffered() and not (isinstance(sock, ssl.SSLSocket)
+                                                  and sock.pending()):
+                return  # the socket says when there is more
+        # A long burst: let the loop run its other callbacks (timers, a cut-off deadline), then
+        # go on with what is buffered, which the socket will not signal again.
+        if self._loop is not None:
+            self._loop.call_soon(self._read)
 
     def _write(self) -> None:
         if self._client is not None:

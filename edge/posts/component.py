@@ -20,7 +20,7 @@ from edge.posts import persist
 from edge.posts.clock import daemon_clock
 from edge.posts.const import (
     EV_RESET,
-    HOUSEKEEPING_SLICE,
+    HOUSEKEEPING_SLICE_S,
     OFFLINE_CHECK_S,
     PERSIST_EVERY_S,
     SAVE_FLUSH_S,
@@ -164,6 +164,7 @@ class PostsComponent:
             # first (round robin), so 1,000 busy posts do not cost 1,000 documents a second.
             budget = STATE_MAX_PER_S
             count = len(monitors)
+            slice_end = time.perf_counter() + HOUSEKEEPING_SLICE_S
             for step in range(count):
                 monitor = monitors[(self._state_turn + step) % count]
                 if monitor.state_dirty:
@@ -172,15 +173,17 @@ class PostsComponent:
                         break
                     budget -= 1
                     self._publish_state(monitor)
-                if step % HOUSEKEEPING_SLICE == HOUSEKEEPING_SLICE - 1:
+                if time.perf_counter() >= slice_end:
                     await asyncio.sleep(0)
-            for start in range(0, count, HOUSEKEEPING_SLICE):
-                for monitor in monitors[start:start + HOUSEKEEPING_SLICE]:
-                    monitor.check_silence(now)
-                    if persist_now and monitor.save_due:
-                        monitor.save_due = False
-                        self._save(monitor)
-                await asyncio.sleep(0)
+                    slice_end = time.perf_counter() + HOUSEKEEPING_SLICE_S
+            for monitor in monitors:
+                monitor.check_silence(now)
+                if persist_now and monitor.save_due:
+                    monitor.save_due = False
+                    self._save(monitor)
+                if time.perf_counter() >= slice_end:
+                    await asyncio.sleep(0)
+                    slice_end = time.perf_counter() + HOUSEKEEPING_SLICE_S
 
     # -- the hub interface used by monitors ----------------------------------------------------
 

@@ -54,8 +54,10 @@ SAVE_RETRY_S = 1.0
 SAVE_FLUSH_S = 5.0
 """On stop, how long the daemon waits for the last saves to be written."""
 OFFLINE_CHECK_S = 1.0
-HOUSEKEEPING_SLICE = 25
-"""Posts handled per slice of the once-a-second housekeeping before yielding to the loop."""
+HOUSEKEEPING_SLICE_S = 0.0005
+"""Work done by the once-a-second housekeeping before it yields to the loop (a time, not a count
+of posts: one state document or snapshot costs 50-200 µs, so 25 posts could hold a trip that
+arrives meanwhile for several milliseconds)."""
 
 # --- MQTT commands ---
 RESET_TIMEOUT_S = 10.0

@@ -169,7 +169,7 @@ class PostMonitor(PostHealth, DeviceOrdering):
         for problem in decoded.problems:
             self.rejections.add("bad_value", problem)
         now = self.clock()
-        post_reading, port_readings = self._check(decoder, decoded)
+        post_reading, port_readings, overs = self._check(decoder, decoded)
         if not post_reading and not port_readings:
             # [], {}, null, {"ENERGY": []}: nothing to protect with, so not a sign of life.
             self.rejections.add("no_readings", repr(msg.payload[:80]))
@@ -184,12 +184,32 @@ class PostMonitor(PostHealth, DeviceOrdering):
         off_now: list[int] = []
         batch: list[PortReading] = []
         shown_ts = device_ts or msg.received_at
-        for port, (raw, reading, over) in port_readings.items():
-            if not self._in_order(port, device_ts, raw):
-                continue
-            if reading.get("on") is False:
+        # The hot loop of a 10-port message, written out: the ordering check, the values shown in
+        # the state and the protection input of each port, with no call per port on the way.
+        last_ts, last_values, shown_by_port = self.last_device_ts, self._last_values, self.readings
+        for port, reading in port_readings.items():
+            if device_ts is not None:
+                last = last_ts.get(port)
+                if last is not None and device_ts <= last:
+                    if not self._in_order(port, device_ts, reading):
+                        continue  # a repeat, or late
+                else:
+                    last_ts[port] = device_ts
+                    last_values[port] = reading
+            if self._derive and "current_a" not in reading and "power_w" in reading:
+                reading = self._derived(port, reading)
+            shown = shown_by_port[port]
+            shown.update(reading)
+            shown["ts"] = shown_ts
+            get = reading.get
+            current, on = get("current_a"), get("on")
+            if on is False:
                 off_now.append(port)
-            batch.append(self._port_values(shown_ts, port, reading, over))
+            if self.cutoffs.pending:
+                self.cutoffs.observe(port, current, on)
+            if current is None and overs:
+                current = overs.get(port)  # absurd but finite: it may still cut (fail safe)
+            batch.append((port, current, get("power_w"), get("temp_c"), on, get("fault")))
         if batch:
             decisions += self.protection.observe_many(now, batch)
         if decisions:
@@ -205,31 +225,37 @@ class PostMonitor(PostHealth, DeviceOrdering):
             self._clear_fault("post")
 
     def _check(self, decoder: FastDecoder, decoded: Decoded) -> tuple[
-            dict[str, Any], dict[int, tuple[dict[str, Any], dict[str, Any], float | None]]]:
-        """Validate every value first: (post reading, port → (raw, reading, over-range current))."""
+            dict[str, Any], dict[int, dict[str, Any]], dict[int, float]]:
+        """Validate every value first: (post reading, port → reading, port → over-range current).
+
+        A port's reading is the decoder's dict for this message, checked in place (no copy).
+        """
         post_reading: dict[str, Any] = {}
         if decoded.post:
             post_reading = self._check_post(decoded.post)
-        ports: dict[int, tuple[dict[str, Any], dict[str, Any], float | None]] = {}
+        ports: dict[int, dict[str, Any]] = {}
+        overs: dict[int, float] = {}
         complete = decoder.binding.spec.complete
+        known = self.readings
+        bad: list[tuple[str, str, Any]] = []
         for port, values in decoded.ports.items():
-            if port not in self.readings:
+            if port not in known:
                 self.rejections.add("unknown_port", str(port))
                 continue
             if complete and "fault" not in values:
                 values["fault"] = None  # a whole status without errors: no fault now
-            bad: list[tuple[str, str, Any]] = []
-            # The decoder built this dict for this message alone: checked in place, no copy.
             reading = check_port_in_place(values, bad, self._ranges)
-            over = None
             if bad:
                 over = self._bad_port_values(port, bad)
+                bad = []
+                if over is not None:
+                    overs[port] = over
             elif self._streak and self._streak.get(str(port)):
                 self._streak[str(port)] = 0
                 self._clear_fault(str(port))
-            if reading or over is not None:
-                ports[port] = (values, reading, over)
-        return post_reading, ports
+            if reading or port in overs:
+                ports[port] = reading
+        return post_reading, ports, overs
 
     def _bad_port_values(self, port: int, bad: list[tuple[str, str, Any]]) -> float | None:
         """Count rejected values; return a finite current above the ceiling (it may still cut)."""
@@ -296,21 +322,13 @@ class PostMonitor(PostHealth, DeviceOrdering):
                                                 fault=reading.get("fault"))
         return []
 
-    def _port_values(self, shown_ts: float, port: int, reading: dict[str, Any],
-                     over: float | None) -> PortReading:
-        if self._derive and "current_a" not in reading and "power_w" in reading:
-            reading = dict(reading)  # the raw values stay as received (duplicate check)
-            for derive in self._derive:
-                if derive(reading, reading.get("voltage_v", self.voltage_v)):
-                    self.derived.add(port)
-        shown = self.readings[port]
-        shown.update(reading)
-        shown["ts"] = shown_ts
-        current, on = reading.get("current_a"), reading.get("on")
-        if self.cutoffs.pending:
-            self.cutoffs.observe(port, current, on)
-        return (port, over if current is None else current, reading.get("power_w"),
-                reading.get("temp_c"), on, reading.get("fault"))
+    def _derived(self, port: int, reading: dict[str, Any]) -> dict[str, Any]:
+        """The reading with the current worked out from power (profiles that report no current)."""
+        reading = dict(reading)  # the raw values stay as received (duplicate check)
+        for derive in self._derive:
+            if derive(reading, reading.get("voltage_v", self.voltage_v)):
+                self.derived.add(port)
+        return reading
 
     # -- decisions -----------------------------------------------------------------------------
 

@@ -101,11 +101,23 @@ def check_port_in_place(values: dict[str, Any], bad: list[tuple[str, str, Any]],
     """
     drop = None
     for key, value in values.items():
+        # The type first: each common case (a float in range, the on/off flag, a short text)
+        # costs one type test and at most one lookup.
+        kind = type(value)
+        if kind is float:
+            limits = ranges.get(key)
+            if limits is not None and limits[0] <= value <= limits[1]:
+                continue
+        elif kind is bool:
+            if key == "on":
+                continue
+        elif kind is str:
+            if len(value) <= MAX_TEXT and key in _TEXT:
+                continue
+        elif value is None and key in _TEXT:
+            continue
         limits = ranges.get(key)
         if limits is not None:
-            kind = type(value)
-            if kind is float and limits[0] <= value <= limits[1]:
-                continue
             if kind is int and limits[0] <= value <= limits[1]:
                 values[key] = float(value)
                 continue
@@ -114,13 +126,7 @@ def check_port_in_place(values: dict[str, Any], bad: list[tuple[str, str, Any]],
                 values[key] = number
                 continue
             bad.append((key, reason, value))
-        elif key == "on":
-            if type(value) is bool:
-                continue
-            bad.append((key, "wrong_type", value))
-        elif key in _TEXT:
-            if value is None or (type(value) is str and len(value) <= MAX_TEXT):
-                continue
+        elif key == "on" or key in _TEXT:
             bad.append((key, "wrong_type", value))
         drop = [key] if drop is None else [*drop, key]
     if drop is not None:

@@ -259,6 +259,51 @@ def test_handler_error_does_not_stop_other_messages(broker: Broker, site_id: str
     asyncio.run(scenario())
 
 
+def test_a_burst_is_read_in_blocks_and_every_message_arrives_once_in_order(
+        broker: Broker, site_id: str) -> None:
+    """Test that messages queued while the loop was busy arrive once each, in order, from a few
+    socket reads: small and large ones, some larger than one read of the socket (READ_BYTES)."""
+    topics = Topics("gridedge", site_id)
+    topic = topics.post_telemetry("P03")
+    payloads = [f"{i:04d}".encode() + b"x" * (70_000 if i % 50 == 25 else 8 + (i % 3) * 650)
+                for i in range(600)]
+    all_sent = threading.Event()
+    seen: list[bytes] = []
+
+    def slow_first(message: Message) -> None:
+        if not seen:
+            all_sent.wait(30)  # the loop is busy: everything else queues up in the socket
+        seen.append(message.payload)
+
+    def send(broker: Broker) -> None:
+        sender = paho.Client(CallbackAPIVersion.VERSION2)
+        sender.connect(broker.host, broker.port)
+        sender.loop_start()
+        infos = [sender.publish(topic, payload, qos=1) for payload in payloads]
+        for info in infos:
+            info.wait_for_publish(30)
+        all_sent.set()
+        sender.loop_stop()
+        sender.disconnect()
+
+    async def scenario() -> int:
+        client = MqttClient(_config(broker), topics)
+        client.subscribe(topic, slow_first, qos=0)
+        await client.start()
+        assert await client.wait_connected(10)
+        await asyncio.to_thread(send, broker)
+        assert await _until(lambda: len(seen) >= len(payloads), 30), len(seen)
+        reads = client.socket_reads
+        await client.stop()
+        return reads
+
+    reads = asyncio.run(scenario())
+    assert [p[:4] for p in seen] == [p[:4] for p in payloads]
+    assert seen == payloads
+    # paho alone reads the socket three or four times per message; a backlog is read in blocks.
+    assert reads < len(payloads) / 4, reads
+
+
 @pytest.mark.skipif(not (has_mosquitto() and shutil.which("mosquitto_passwd")),
                     reason="needs mosquitto and mosquitto_passwd for a password file")
 def test_refused_connack_is_logged_by_name_and_never_connected(
