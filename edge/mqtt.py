@@ -29,7 +29,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import MqttConfig, MqttProtocol
 
-__all__ = ["BufferedReadClient", "Handler", "Message", "MqttClient", "ReconnectBackoff", "Topics", "paho_client"]
+__all__ = ["BufferedReadClient", "Handler", "Message", "MqttClient", "ReconnectBackoff", "Topics",
+           "paho_client"]
 
 logger = logging.getLogger(__name__)
 
@@ -204,11 +205,11 @@ class Topics:
 
 def paho_client(config: MqttConfig, client_id: str, *,
                 kind: type[paho.Client] = paho.Client) -> paho.Client:
-    """A paho client with the protocol version, credentials and TLS of ``config``."""
+    """A paho client (of class ``kind``) with the protocol, credentials and TLS of ``config``."""
     v5 = config.protocol is MqttProtocol.V5
     client = kind(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
-                         clean_session=None if v5 else True)
+                  protocol=paho.MQTTv5 if v5 else paho.MQTTv311,
+                  clean_session=None if v5 else True)
     if config.username:
         client.username_pw_set(config.username, config.password or None)
     tls = config.tls

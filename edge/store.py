@@ -504,7 +504,9 @@ class Store:
     def record_events(self, rows: list[tuple[str, str, str, dict[str, Any], float]]) -> None:
         """Append audit events (kind, subject, severity, detail, ts) in one transaction."""
         with self.transaction() as db:
-            insert_events(db, rows)
+            insert_events(db, [(kind, subject, severity,
+                                json.dumps(detail, ensure_ascii=False, default=str), ts)
+                               for kind, subject, severity, detail, ts in rows])
 
     def put_state(self, scope: str, key: str, value: Any) -> None:
         """Save a JSON value for a module (e.g. protection latches) under scope/key."""
@@ -524,13 +526,11 @@ class Store:
         return {row["key"]: json.loads(row["value"]) for row in rows}
 
 
-def insert_events(db: sqlite3.Connection,
-                  rows: list[tuple[str, str, str, dict[str, Any], float]]) -> None:
-    """Insert audit events (kind, subject, severity, detail, ts) on ``db``."""
+def insert_events(db: sqlite3.Connection, rows: list[tuple[str, str, str, str, float]]) -> None:
+    """Insert audit events (kind, subject, severity, detail as JSON text, ts) on ``db``."""
     db.executemany(
         "INSERT INTO events (ts, kind, subject, severity, detail) VALUES (?, ?, ?, ?, ?)",
-        [(ts, kind, subject, severity, json.dumps(detail, ensure_ascii=False, default=str))
-         for kind, subject, severity, detail, ts in rows])
+        [(ts, kind, subject, severity, detail) for kind, subject, severity, detail, ts in rows])
 
 
 def _statements(script: str) -> list[str]:
