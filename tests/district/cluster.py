@@ -26,6 +26,7 @@ from edge.sim.broker import free_port, stop_process, wait_for_port
 __all__ = ["NatsCluster", "NatsNode", "has_nats_server", "nats_server"]
 
 READY_TIMEOUT_S = 60.0
+MQTT_ACK_WAIT = "5s"  # as deploy/district recommends for a district cluster
 
 
 def nats_server() -> str | None:
@@ -67,8 +68,12 @@ class NatsNode:
                 f'jetstream {{ store_dir: "{self.workdir / "js"}", max_mem: 64M, max_file: 512M }}\n'
                 f'cluster {{ name: "{cluster_name}", listen: 127.0.0.1:{self.cluster_port}, '
                 f"routes: [{route_list}] }}\n"
-                # Every MQTT stream on every node: losing one node loses nothing.
-                f"mqtt {{ listen: 127.0.0.1:{self.mqtt_port}, stream_replicas: {replicas} }}\n")
+                # Every MQTT stream on every node: losing one node loses nothing. A QoS 1
+                # message not acknowledged (its delivery went with a connection that dropped) is
+                # sent again after ack_wait: nats-server's default, 30 s, is as long as a test
+                # waits, and a redelivery then failed a test under load although nothing was lost.
+                f"mqtt {{ listen: 127.0.0.1:{self.mqtt_port}, stream_replicas: {replicas}, "
+                f'ack_wait: "{MQTT_ACK_WAIT}" }}\n')
 
 
 class NatsCluster:
