@@ -15,6 +15,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edge.config import MqttConfig
 from edge.mqtt import (
@@ -302,6 +304,60 @@ def test_a_burst_is_read_in_blocks_and_every_message_arrives_once_in_order(
     assert seen == payloads
     # paho alone reads the socket three or four times per message; a backlog is read in blocks.
     assert reads < len(payloads) / 4, reads
+
+
+def test_every_publish_arrives_intact_whichever_path_parses_it(broker: Broker,
+                                                                site_id: str) -> None:
+    """Test that our own PUBLISH parsing (plain QoS 0/1, no properties) and paho's (properties,
+    QoS 2) deliver the same topic, payload, retain flag and QoS, and that QoS 1 is acknowledged:
+    more QoS 1 messages than the broker keeps in flight (1,000) all arrive."""
+    topics = Topics("gridedge", site_id)
+    base = topics.post_telemetry("P01")
+    v5 = broker.kind == "mosquitto"
+    expected: list[tuple[str, bytes, bool, int]] = [(f"{base}/retained", b"kept", True, 1)]
+    plain = [(f"{base}/plain", f"{i}".encode() * 30, False, 1) for i in range(1_200)]
+    others = [(f"{base}/中文", "充电桩".encode(), False, 0), (f"{base}/empty", b"", False, 1),
+              (f"{base}/qos2", b"two", False, 2)]
+    with_properties = [(f"{base}/props", b"p", False, 1)] if v5 else []
+    expected += plain + others + with_properties
+    seen: list[tuple[str, bytes, bool, int]] = []
+
+    def send(items: list[tuple[str, bytes, bool, int]], *, retain: bool = False) -> None:
+        sender = paho.Client(CallbackAPIVersion.VERSION2,
+                             protocol=paho.MQTTv5 if v5 else paho.MQTTv311)
+        sender.connect(broker.host, broker.port)
+        sender.loop_start()
+        infos = []
+        for topic, payload, _retain, qos in items:
+            properties = None
+            if topic.endswith("/props"):
+                properties = Properties(PacketTypes.PUBLISH)
+                properties.ContentType = "application/json"
+                properties.UserProperty = [("source", "test")]
+            infos.append(sender.publish(topic, payload, qos=qos, retain=retain,
+                                        properties=properties))
+        for info in infos:
+            info.wait_for_publish(30)
+        sender.loop_stop()
+        sender.disconnect()
+
+    async def scenario() -> None:
+        await asyncio.to_thread(send, expected[:1], retain=True)
+        client = MqttClient(_config(broker), topics)
+        client.subscribe(f"{base}/#", lambda m: seen.append((m.topic, m.payload, m.retain, m.qos)),
+                         qos=2)
+        await client.start()
+        assert await client.wait_connected(10)
+        assert await _until(lambda: len(seen) >= 1, 10)
+        await asyncio.to_thread(send, expected[1:])
+        assert await _until(lambda: len(seen) >= len(expected), 30), len(seen)
+        await asyncio.sleep(0.2)  # nothing more, nothing twice
+        await client.stop()
+        await asyncio.to_thread(send, [(expected[0][0], b"", True, 1)], retain=True)
+
+    asyncio.run(scenario())
+    assert sorted(seen) == sorted(expected)
+    assert [m for m in seen if m[0].endswith("/plain")] == plain  # in order
 
 
 @pytest.mark.skipif(not (has_mosquitto() and shutil.which("mosquitto_passwd")),
