@@ -337,6 +337,10 @@ class MqttClient:
         self.client_id = client_id or config.client_id or f"gridedge-{topics.site}"
         self.availability_topic = (topics.daemon_availability() if availability_topic == ""
                                    else availability_topic)
+        # The broker's address, then its cluster's other nodes (config.fallback): a node that
+        # cannot be reached passes the turn to the next one.
+        self._addresses = config.addresses()
+        self._at = 0
         self._routes: list[_Route] = []
         self._exact: dict[str, list[_Route]] = {}
         self._wild: list[_Route] = []
@@ -388,8 +392,7 @@ class MqttClient:
             # paho keeps QoS >= 1 messages until the connection is up.
             client.publish(topic, payload, qos=max(qos, 1), retain=retain)
         self._early.clear()
-        logger.info("connecting to MQTT broker %s:%d as %s", self.config.host, self.config.port,
-                    self.client_id)
+        logger.info("connecting to MQTT broker %s as %s", self.address, self.client_id)
         self._tasks = [asyncio.create_task(self._supervise(), name=f"mqtt-{self.client_id}"),
                        asyncio.create_task(self._misc(), name=f"mqtt-misc-{self.client_id}")]
 
@@ -420,6 +423,12 @@ class MqttClient:
     def socket_reads(self) -> int:
         """How often the socket was read since start (each read feeds many packets in a burst)."""
         return 0 if self._client is None else self._client.socket_reads
+
+    @property
+    def address(self) -> str:
+        """``host:port`` of the broker node in use (or tried next)."""
+        host, port = self._addresses[self._at]
+        return f"{host}:{port}"
 
     @property
     def connected(self) -> bool:
@@ -549,28 +558,30 @@ class MqttClient:
         client = self._client
         assert client is not None  # noqa: S101 - started
         backoff = ReconnectBackoff()
-        first = True
+        connected_to: tuple[str, int] | None = None  # the address paho was last pointed at
         while not self._stopping:
             self._session_over = asyncio.Event()
             was_connects = self.stats["connects"]
+            address = self._addresses[self._at]
             try:
                 v5 = self.config.protocol is MqttProtocol.V5
-                if first:
+                if address != connected_to:
                     await asyncio.to_thread(
-                        client.connect, self.config.host, self.config.port,
-                        keepalive=self.config.keepalive_s,
+                        client.connect, *address, keepalive=self.config.keepalive_s,
                         clean_start=True if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY)
+                    connected_to = address
                 else:
                     await asyncio.to_thread(client.reconnect)
-                first = False
             except _CONNECT_ERRORS as err:
-                self._problem(f"cannot reach the MQTT broker {self.config.host}:"
-                              f"{self.config.port} ({err}); retrying")
+                self._problem(f"cannot reach the MQTT broker {self.address} ({err}); retrying"
+                              + (" with the next node" if len(self._addresses) > 1 else ""))
+                self._at = (self._at + 1) % len(self._addresses)
             else:
                 await self._session_over.wait()
             if self._stopping:
                 return
             # A session that got as far as CONNACK ends an outage: the next one starts afresh.
+            # (A node that went away is tried once more first: it may be a quick restart.)
             if self.stats["connects"] > was_connects:
                 backoff.reset()
             await asyncio.sleep(backoff.next_delay())
@@ -683,14 +694,14 @@ class MqttClient:
                     reason: ReasonCode, _props: Properties | None) -> None:
         if reason.is_failure:
             # A refused CONNACK is never "connected"; the broker closes, and we retry later.
-            self._problem(f"MQTT broker {self.config.host}:{self.config.port} refused the "
-                          f"connection: {reason.getName()}")
+            self._problem(f"MQTT broker {self.address} refused the connection: "
+                          f"{reason.getName()}")
             self._connected = False
             return
         self._last_problem = ""
         self._connected = True
         self.stats["connects"] += 1
-        logger.info("connected to MQTT broker %s:%d", self.config.host, self.config.port)
+        logger.info("connected to MQTT broker %s", self.address)
         if self.availability_topic:
             client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
         filters: dict[str, int] = {}
@@ -711,8 +722,8 @@ class MqttClient:
         if self._session_over is not None:
             self._in_loop(self._session_over.set)
         if was_connected and not self._stopping:
-            logger.warning("lost the MQTT broker %s:%d (%s); reconnecting", self.config.host,
-                           self.config.port, reason.getName())
+            logger.warning("lost the MQTT broker %s (%s); reconnecting", self.address,
+                           reason.getName())
 
     def _on_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         # paho's own path: a PUBLISH with properties or QoS 2 (BufferedReadClient._handle_publish)

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from edge.config.base import StrictModel, fail
 from edge.i18n import N_
 
-__all__ = ["MqttConfig", "MqttProtocol", "TlsConfig"]
+__all__ = ["BrokerAddress", "MqttConfig", "MqttProtocol", "TlsConfig"]
 
 
 class MqttProtocol(StrEnum):
@@ -37,6 +37,13 @@ class TlsConfig(StrictModel):
         return self
 
 
+class BrokerAddress(StrictModel):
+    """Another node of the same broker (a cluster), tried when the one in use cannot be reached."""
+
+    host: str = Field(min_length=1, description="broker host name or address")
+    port: int = Field(default=1883, ge=1, le=65535, description="broker TCP port")
+
+
 class MqttConfig(StrictModel):
     """Connection to the MQTT broker."""
 
@@ -50,3 +57,10 @@ class MqttConfig(StrictModel):
     topic_root: str = Field(default="gridedge", pattern=r"^[A-Za-z0-9_-]+$",
                             description="first level of every canonical topic")
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings")
+    fallback: tuple[BrokerAddress, ...] = Field(
+        default=(), description="other nodes of the same broker cluster, tried in turn when the "
+                                "one in use cannot be reached (same credentials and TLS)")
+
+    def addresses(self) -> list[tuple[str, int]]:
+        """Every broker address to try, ``host:port`` first."""
+        return [(self.host, self.port)] + [(a.host, a.port) for a in self.fallback]

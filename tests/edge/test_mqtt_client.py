@@ -30,6 +30,7 @@ from edge.mqtt import (
     ReconnectBackoff,
     Topics,
 )
+from edge.sim.broker import free_port
 from tests.broker.harness import NEEDS_MOSQUITTO, Broker, has_mosquitto
 from tests.edge.mqtt_probe import Probe
 
@@ -87,6 +88,50 @@ def test_reconnects_and_resubscribes_after_broker_restart(own_broker: Broker, si
         probe.publish(topics.post_telemetry("P01"), '{"after": "restart"}')
         assert await _until(lambda: b'{"after": "restart"}' in received)
         probe.close()
+        await client.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_node_that_cannot_be_reached_passes_the_turn_to_the_next(own_broker: Broker,
+                                                                   broker: Broker,
+                                                                   site_id: str) -> None:
+    """Test failover between the nodes of a cluster (config.fallback): a first address where
+    nothing listens is passed over at start, and when the node in use stops for good the client
+    is on the next one within seconds, subscribed again."""
+    topics = Topics("gridedge", site_id)
+    topic = topics.post_telemetry("P01")
+    received: list[bytes] = []
+    nowhere = free_port()
+    config = _config(own_broker, fallback=[{"host": broker.host, "port": broker.port}])
+
+    async def scenario() -> None:
+        cold_config = config.model_copy(update={"port": nowhere, "fallback": (
+            MqttConfig.model_validate({"fallback": [{"host": own_broker.host,
+                                                     "port": own_broker.port}]}).fallback)})
+        cold = MqttClient(cold_config, topics, client_id=f"{site_id}-cold",
+                          availability_topic=None)
+        await cold.start()
+        assert await cold.wait_connected(15)
+        assert cold.address == f"{own_broker.host}:{own_broker.port}"
+        await cold.stop()
+
+        client = MqttClient(config, topics)
+        client.subscribe(topic, lambda m: received.append(m.payload))
+        await client.start()
+        assert await client.wait_connected(10)
+        assert client.address == f"{own_broker.host}:{own_broker.port}"
+        await asyncio.to_thread(own_broker.stop)
+        assert await _until(lambda: not client.connected, 10)
+        assert await client.wait_connected(15)
+        assert client.address == f"{broker.host}:{broker.port}"
+        probe = Probe(broker, topic)
+        for _ in range(50):  # the subscription is renewed right after the CONNACK
+            await asyncio.to_thread(probe.publish, topic, "on the next node")
+            if await _until(lambda: b"on the next node" in received, 0.2):
+                break
+        probe.close()
+        assert b"on the next node" in received
         await client.stop()
 
     asyncio.run(scenario())
