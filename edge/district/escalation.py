@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ import apprise
 
 from edge.alerts.const import DEDUP_FIELD, DEDUP_HEADER
 
-__all__ = ["Escalation", "StreetOfficePager", "due_alerts"]
+__all__ = ["Escalation", "StreetOfficePager", "alert_age", "due_alerts"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,25 @@ class Escalation:
                 f"\n{text}")
 
 
+def alert_age(alert: dict[str, Any], now: float, offset: float = 0.0) -> float | None:
+    """Seconds since the alert began, or None without a start time.
+
+    Args:
+        alert: the site's alert record (``first_ts``: the site's epoch seconds).
+        now: the district's wall clock, epoch seconds.
+        offset: how far the district's clock is ahead of the site's
+            (:attr:`SiteView.clock_offset`): a site box with a wrong clock neither pages the
+            street office early nor holds a page back.
+    """
+    first = alert.get("first_ts")
+    if not isinstance(first, int | float):
+        return None
+    return now - (first + offset)
+
+
 def due_alerts(open_alerts: list[tuple[str, dict[str, Any]]], escalated: set[tuple[str, int]],
-               now: float, after_s: float) -> list[tuple[str, dict[str, Any]]]:
+               now: float, after_s: float, offsets: Mapping[str, float] | None = None,
+               ) -> list[tuple[str, dict[str, Any]]]:
     """Firing (not acknowledged) alerts open for ``after_s`` or more and not yet paged.
 
     Args:
@@ -64,13 +81,15 @@ def due_alerts(open_alerts: list[tuple[str, dict[str, Any]]], escalated: set[tup
         escalated: (site, alert id) already paged.
         now: wall-clock epoch seconds (alert records carry the site's epoch ``first_ts``).
         after_s: how long the site had.
+        offsets: site → how far ``now``'s clock is ahead of that site's (missing: 0).
     """
+    offsets = offsets or {}
     out = []
     for site, alert in open_alerts:
-        first = alert.get("first_ts")
-        if alert.get("state") != "firing" or not isinstance(first, int | float):
+        age = alert_age(alert, now, offsets.get(site, 0.0))
+        if alert.get("state") != "firing" or age is None:
             continue
-        if (site, alert["id"]) in escalated or now - first < after_s:
+        if (site, alert["id"]) in escalated or age < after_s:
             continue
         out.append((site, alert))
     return out

@@ -19,7 +19,13 @@ from typing import Any
 import orjson
 
 from edge.district.config import DistrictConfig
-from edge.district.escalation import Escalation, StreetOfficePager, due_alerts, wall_clock
+from edge.district.escalation import (
+    Escalation,
+    StreetOfficePager,
+    alert_age,
+    due_alerts,
+    wall_clock,
+)
 from edge.district.view import DistrictView
 from edge.http import HttpServer
 from edge.mqtt import Message, MqttClient, Topics
@@ -133,7 +139,8 @@ class DistrictService:
     # -- incoming ----------------------------------------------------------------------------------
 
     def _on_view_message(self, message: Message) -> None:
-        self.view.on_message(message.topic, message.payload, message.received_at)
+        self.view.on_message(message.topic, message.payload, message.received_at,
+                             retained=message.retain)
 
     def _on_marker(self, message: Message) -> None:
         parts = message.topic.split("/")
@@ -176,11 +183,12 @@ class DistrictService:
             return
         after_s = self.config.escalation.after_min * 60
         now = self._wall()
+        offsets = {site.id: site.clock_offset for site in self.view.sites.values()}
         for site, alert in due_alerts(self.view.open_alerts(), self.escalated | self._paging,
-                                      now, after_s):
+                                      now, after_s, offsets):
             key = (site, alert["id"])
             self._paging.add(key)
-            minutes = (now - alert["first_ts"]) / 60
+            minutes = (alert_age(alert, now, offsets.get(site, 0.0)) or 0.0) / 60
             self._spawn(self._page(Escalation(site, self.config.site_name(site), alert), minutes,
                                    key))
 

@@ -8,7 +8,7 @@ that is not what a site publishes is counted by reason and otherwise ignored.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,9 @@ __all__ = ["DistrictView", "SiteView"]
 logger = logging.getLogger(__name__)
 
 OPEN_STATES = ("firing", "acknowledged")
+# Live state documents kept per site to estimate its clock's offset (a few seconds of a site's
+# posts): a site clock that steps is followed after this many documents.
+SKEW_SAMPLES = 32
 
 
 @dataclass
@@ -30,6 +33,14 @@ class SiteView:
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     alerts: dict[int, dict[str, Any]] = field(default_factory=dict)  # open ones only
     updated: float = 0.0  # when a message of this site last arrived (receiver's clock)
+    # (receiver's clock - site's clock) of recent live state documents: their smallest is the
+    # sample that waited least in the network and the broker, the best estimate of the skew.
+    _skews: deque[float] = field(default_factory=lambda: deque(maxlen=SKEW_SAMPLES))
+
+    @property
+    def clock_offset(self) -> float:
+        """How far the receiver's wall clock is ahead of the site's (0 until live data came)."""
+        return min(self._skews) if self._skews else 0.0
 
     def summary(self) -> dict[str, Any]:
         """The site in the district API."""
@@ -64,8 +75,13 @@ class DistrictView:
         r = self.root
         return [f"{r}/+/daemon/availability", f"{r}/+/posts/+/state", f"{r}/+/alerts/+"]
 
-    def on_message(self, topic: str, payload: bytes, received_at: float = 0.0) -> None:
-        """Apply one message (retained or live); an empty payload clears what its topic held."""
+    def on_message(self, topic: str, payload: bytes, received_at: float = 0.0, *,
+                   retained: bool = True) -> None:
+        """Apply one message; an empty payload clears what its topic held.
+
+        ``retained=False`` (a live message, just sent) lets a post state document's
+        ``updated`` time measure the site's clock against ``received_at``.
+        """
         self.received += 1
         parts = topic.split("/")
         if len(parts) < 4 or parts[0] != self.root:  # noqa: PLR2004
@@ -75,7 +91,7 @@ class DistrictView:
         if kind == "daemon" and parts[3:] == ["availability"]:
             self._site(site_id, received_at).online = payload == b"online"
         elif kind == "posts" and len(parts) == 5 and parts[4] == "state":  # noqa: PLR2004
-            self._post_state(site_id, parts[3], payload, received_at)
+            self._post_state(site_id, parts[3], payload, received_at, retained)
         elif kind == "alerts" and len(parts) == 4:  # noqa: PLR2004
             self._alert(site_id, parts[3], payload, received_at)
         else:
@@ -108,7 +124,8 @@ class DistrictView:
             return None
         return data
 
-    def _post_state(self, site_id: str, post: str, payload: bytes, received_at: float) -> None:
+    def _post_state(self, site_id: str, post: str, payload: bytes, received_at: float,
+                    retained: bool) -> None:
         site = self._site(site_id, received_at)
         if not payload:
             site.posts.pop(post, None)
@@ -116,6 +133,9 @@ class DistrictView:
         data = self._document(payload)
         if data is not None:
             site.posts[post] = {**data, "post": data.get("post") or post}
+            sent = data.get("updated")
+            if not retained and received_at and type(sent) in (int, float):
+                site._skews.append(received_at - sent)  # noqa: SLF001 - the view feeds its sites
 
     def _alert(self, site_id: str, ident: str, payload: bytes, received_at: float) -> None:
         if not ident.isdigit():

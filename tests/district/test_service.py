@@ -154,6 +154,62 @@ def test_unacknowledged_alert_pages_the_street_office_once_across_restarts(
     asyncio.run(main())
 
 
+SKEW_S = 3600.0      # one site box an hour slow, another an hour fast
+ESCALATE_AFTER_S = 3.0
+
+
+def test_a_site_clock_an_hour_off_neither_pages_early_nor_holds_the_page_back(
+        nats_cluster: NatsCluster, tmp_path: Path, site_id: str, probes) -> None:
+    """Test that the street office is paged ESCALATE_AFTER_S after an alert began by the site's
+    own clock, whichever way that clock is off: the service learns each site's offset from its
+    live state documents (by its alert's first_ts alone, the slow site paged at once and the fast
+    one an hour late)."""
+    slow, fast = f"{site_id}-slow", f"{site_id}-fast"
+    probe = probes(node_endpoint(nats_cluster, 0), "gridedge/#")
+
+    async def main() -> None:
+        receiver = Receiver()
+        await receiver.start()
+        config = load_district_config(write_district_config(
+            tmp_path, nats_cluster, node=1, channels=[receiver.url],
+            after_min=ESCALATE_AFTER_S / 60, sites={slow: "慢钟小区", fast: "快钟小区"}))
+        service = DistrictService(config, settle_s=0.5, tick_s=0.1)
+        await service.start()
+        try:
+            await until(lambda: service.mqtt.connected)
+            skews = {slow: -SKEW_S, fast: SKEW_S}  # site clock - true time
+            for _ in range(3):  # live (not retained) state documents, as the site sends them
+                for site, skew in skews.items():
+                    probe.publish(f"gridedge/{site}/posts/P01/state", json.dumps(
+                        {"post": "P01", "online": True, "updated": time.time() + skew}))
+            await until(lambda: all(site in service.view.sites and service.view.sites[site].posts
+                                    for site in skews))
+            began = time.time()
+            for site, skew in skews.items():
+                probe.publish(f"gridedge/{site}/alerts/12", json.dumps(
+                    {"id": 12, "kind": "post.trip", "state": "firing", "severity": "critical",
+                     "first_ts": began + skew, "title": "1号充电桩4号插座过载断电"}), retain=True)
+            paged: dict[str, float] = {}
+
+            def both_paged() -> bool:
+                for body in receiver.bodies:
+                    for site in skews:
+                        if body.get("gridedge_id", "").startswith(f"district-{site}-"):
+                            paged.setdefault(site, time.time() - began)
+                return len(paged) == len(skews)
+
+            await until(both_paged)
+            # Load can only make a page later, never earlier than the alert's age allows.
+            assert min(paged.values()) >= ESCALATE_AFTER_S - 0.5, paged
+        finally:
+            await service.stop()
+            await receiver.stop()
+            for site in (slow, fast):
+                probe.publish(f"gridedge/{site}/alerts/12", "", retain=True)
+
+    asyncio.run(main())
+
+
 def test_announce_command_sends_one_id_to_each_chosen_site(
         nats_cluster: NatsCluster, tmp_path: Path, site_id: str, probes) -> None:
     import subprocess  # noqa: PLC0415

@@ -65,3 +65,25 @@ def test_only_unacknowledged_alerts_past_the_delay_are_due() -> None:
     view.on_message("gridedge/b/alerts/1", _alert(1, first_ts=1000.0))
     due = due_alerts(view.open_alerts(), {("b", 1)}, now=1000.0 + 600, after_s=600)
     assert [(site, a["id"]) for site, a in due] == [("a", 1)]
+
+
+def test_site_clock_offset_comes_from_live_state_documents_only() -> None:
+    view = DistrictView()
+    state = lambda updated: json.dumps({"post": "P01", "updated": updated}).encode()  # noqa: E731
+    # A retained document is as old as the last change: it says nothing about the site's clock.
+    view.on_message("gridedge/a/posts/P01/state", state(100.0), received_at=5000.0)
+    assert view.sites["a"].clock_offset == 0.0
+    # Live ones: the least delayed sample wins (3,600 s plus 0.2 s of network at best).
+    for delay in (1.5, 0.2, 0.9):
+        view.on_message("gridedge/a/posts/P01/state", state(1000.0), received_at=4600.0 + delay,
+                        retained=False)
+    assert abs(view.sites["a"].clock_offset - 3600.2) < 1e-9
+    view.on_message("gridedge/a/alerts/1", _alert(1, first_ts=1000.0))
+    # By the district's clock the alert is an hour old; by the site's, 100 s.
+    now = 4700.2
+    assert due_alerts(view.open_alerts(), set(), now=now, after_s=600) != []  # unaware: early
+    assert due_alerts(view.open_alerts(), set(), now=now, after_s=600,
+                      offsets={"a": view.sites["a"].clock_offset}) == []
+    due = due_alerts(view.open_alerts(), set(), now=now + 500, after_s=600,
+                     offsets={"a": view.sites["a"].clock_offset})
+    assert [(site, a["id"]) for site, a in due] == [("a", 1)]
