@@ -178,10 +178,11 @@ def test_a_site_clock_an_hour_off_neither_pages_early_nor_holds_the_page_back(
         try:
             await until(lambda: service.mqtt.connected)
             skews = {slow: -SKEW_S, fast: SKEW_S}  # site clock - true time
-            for _ in range(3):  # live (not retained) state documents, as the site sends them
+            for _ in range(3):  # state documents arriving live, as a site sends them
                 for site, skew in skews.items():
                     probe.publish(f"gridedge/{site}/posts/P01/state", json.dumps(
-                        {"post": "P01", "online": True, "updated": time.time() + skew}))
+                        {"post": "P01", "online": True, "updated": time.time() + skew}),
+                        retain=True)  # as the site publishes them
             await until(lambda: all(site in service.view.sites and service.view.sites[site].posts
                                     for site in skews))
             began = time.time()
@@ -206,6 +207,7 @@ def test_a_site_clock_an_hour_off_neither_pages_early_nor_holds_the_page_back(
             await receiver.stop()
             for site in (slow, fast):
                 probe.publish(f"gridedge/{site}/alerts/12", "", retain=True)
+                probe.publish(f"gridedge/{site}/posts/P01/state", "", retain=True)
 
     asyncio.run(main())
 
