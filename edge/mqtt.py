@@ -246,9 +246,10 @@ class BufferedReadClient(paho.Client):
         # paho builds an MQTTMessage and, under MQTT 5, a Properties object for every PUBLISH
         # (about 13 us each: its constructor fills two tables of every property), copies the
         # payload twice and decodes the topic twice: a third of the daemon's cost per telemetry
-        # message (bench/ingest.py: 80 -> 54 us of CPU per message). A PUBLISH with QoS 0 or 1 and no properties (what devices and our own daemon
-        # send) is read here in one pass; anything else (properties, QoS 2, manual acks, a
-        # topic that is not UTF-8) goes through paho unchanged.
+        # message (bench/ingest.py: 80 -> 54 us of CPU per message). A PUBLISH with QoS 0 or 1
+        # and no properties (what devices and our own daemon send) is read here in one pass;
+        # anything else (properties, QoS 2, manual acks, a topic that is not UTF-8) goes
+        # through paho unchanged.
         deliver = self.publish_sink
         header = self._in_packet["command"]
         qos = (header & 0x06) >> 1
@@ -351,7 +352,7 @@ class MqttClient:
         self._sock: socket.socket | None = None
         self._connected = False
         self._stopping = False
-        self._last_problem = ""
+        self._problems_logged: set[str] = set()  # this outage's, each logged once
         self._connected_event: asyncio.Event | None = None
         self._session_over: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -594,9 +595,9 @@ class MqttClient:
 
     def _problem(self, text: str) -> None:
         # Log a broken state once, not at every retry.
-        if text != self._last_problem:
+        if text not in self._problems_logged:
             logger.error("%s", text)
-            self._last_problem = text
+            self._problems_logged.add(text)
 
     # -- socket plumbing (paho's external-loop callbacks) ----------------------------------------
 
@@ -698,7 +699,7 @@ class MqttClient:
                           f"{reason.getName()}")
             self._connected = False
             return
-        self._last_problem = ""
+        self._problems_logged.clear()
         self._connected = True
         self.stats["connects"] += 1
         logger.info("connected to MQTT broker %s", self.address)
