@@ -1,25 +1,37 @@
-"""`gridedge bridge`: runs firmware_bridge's serial lines on MQTT (see ARCHITECTURE.md)."""
+"""`gridedge bridge`: runs firmware_bridge's serial lines on MQTT (see docs/architecture.md).
 
-from edge.bridge.availability import PostAvailability
-from edge.bridge.maps import load_register_maps
-from edge.bridge.messages import CommandError, PortCommand, parse_command, telemetry_payload
-from edge.bridge.runner import BridgeRunner
-from edge.bridge.schedule import PollSchedule
-from edge.bridge.setup import load_bridge
-from edge.bridge.worker import JsonLinesWorker, LineWorker, ModbusWorker, ReadingSink
+The names below are loaded on first use: every gridedge command, the daemon included, imports
+this package to list the ``bridge`` subcommand, and the bridge's code with pymodbus costs ~11 MiB
+of memory that only the bridge needs.
+"""
 
-__all__ = [
-    "BridgeRunner",
-    "CommandError",
-    "JsonLinesWorker",
-    "LineWorker",
-    "ModbusWorker",
-    "PollSchedule",
-    "PortCommand",
-    "PostAvailability",
-    "ReadingSink",
-    "load_bridge",
-    "load_register_maps",
-    "parse_command",
-    "telemetry_payload",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "BridgeRunner": "runner",
+    "CommandError": "messages",
+    "JsonLinesWorker": "worker",
+    "LineWorker": "worker",
+    "ModbusWorker": "worker",
+    "PollSchedule": "schedule",
+    "PortCommand": "messages",
+    "PostAvailability": "availability",
+    "ReadingSink": "worker",
+    "load_bridge": "setup",
+    "load_register_maps": "maps",
+    "parse_command": "messages",
+    "telemetry_payload": "messages",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

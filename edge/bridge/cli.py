@@ -7,13 +7,15 @@ import asyncio
 import logging
 import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.app import configure_logging
-from edge.bridge.runner import BridgeRunner
-from edge.bridge.setup import load_bridge
 from edge.cli import print_problems
 from edge.config import ConfigError
 from edge.i18n import set_language
+
+if TYPE_CHECKING:
+    from edge.bridge.runner import BridgeRunner
 
 __all__ = ["add_parser", "cmd_bridge"]
 
@@ -42,6 +44,11 @@ async def _run(runner: BridgeRunner) -> None:
 
 def cmd_bridge(args: argparse.Namespace) -> int:
     """``gridedge bridge``: exit 0 after a clean stop, 2 when the config or a map is invalid."""
+    # Imported here: every gridedge command (the daemon too) loads this module to list its
+    # subcommand, and the bridge's code with pymodbus costs ~11 MiB that only the bridge needs.
+    from edge.bridge.runner import BridgeRunner  # noqa: PLC0415
+    from edge.bridge.setup import load_bridge  # noqa: PLC0415
+
     try:
         config, maps = load_bridge(args.config)
     except ConfigError as err:
