@@ -26,7 +26,21 @@ _WHERE = {
     "telemetry_payload": "messages",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [
+    "BridgeRunner",
+    "CommandError",
+    "JsonLinesWorker",
+    "LineWorker",
+    "ModbusWorker",
+    "PollSchedule",
+    "PortCommand",
+    "PostAvailability",
+    "ReadingSink",
+    "load_bridge",
+    "load_register_maps",
+    "parse_command",
+    "telemetry_payload",
+]
 
 
 def __getattr__(name: str) -> Any:
