@@ -33,7 +33,7 @@ CANONICAL_UNITS: dict[CanonicalKey, str] = {
 
 # --- Plausible ranges --------------------------------------------------------------------------
 # A decoded value outside its range is a sensor fault and is left out of the reading, never
-# published. Negative current or power is a fault too (ARCHITECTURE.md, protection model).
+# published. Negative current or power is a fault too (docs/architecture.md, protection model).
 # Bounds are loose on purpose: PZEM-004T measures up to 100 A, SDM120 up to 45 A; a post port
 # carries a few amperes. A point may narrow them with `min`/`max`.
 PLAUSIBLE_RANGES: dict[CanonicalKey, tuple[float, float]] = {

@@ -62,7 +62,7 @@ class DeviceReading:
         return None
 
     def to_telemetry(self) -> dict[str, Any]:
-        """Return the canonical telemetry payload (see ARCHITECTURE.md), unknown fields left out.
+        """Return the canonical telemetry payload (docs/architecture.md); unknown fields left out.
 
         Besides the canonical `ts`, `voltage_v`, `temp_c` and `ports`, the post-level meter
         fields `current_a`, `power_w`, `energy_kwh`, `frequency_hz` and `power_factor` appear

@@ -128,7 +128,7 @@ class DeviceLink:
 
     def _on_message(self, _client: paho.Client, _userdata: Any, msg: paho.MQTTMessage) -> None:
         if msg.retain:
-            # Command topics are never retained: a retained one is stale (ARCHITECTURE.md).
+            # Command topics are never retained: a retained one is stale (docs/architecture.md).
             self.stats["ignored_retained"] += 1
             return
         self.stats["commands"] += 1

@@ -14,7 +14,10 @@ _ACTIONS = {"port_off": False, "port_on": True}
 
 
 class GridedgePost(Dialect):
-    """A post that speaks gridedge's own protocol (firmware bridge, DIY boards; ARCHITECTURE.md)."""
+    """A post that speaks gridedge's own protocol (firmware bridge, DIY boards).
+
+    Its topics and payloads are described in docs/architecture.md.
+    """
 
     profile_id = "gridedge-post"
 
