@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import select
+import struct
+import termios
 import threading
 import time
 import tty
@@ -74,6 +77,20 @@ class PtyLine:
         with self._lock:
             if self._client_master is not None:
                 os.write(self._client_master, data)
+
+    def wait_readable(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` bytes wait at the client end (the kernel hands pty bytes on
+        asynchronously: a write is not readable at once on a loaded machine)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                slave = self._client_slave
+                waiting = (struct.unpack("i", fcntl.ioctl(slave, termios.FIONREAD, b"\0" * 4))[0]
+                           if slave is not None else 0)
+            if waiting >= count:
+                return True
+            time.sleep(0.005)
+        return False
 
     def truncate_next(self, keep: int) -> None:
         self._truncate = keep

@@ -51,8 +51,9 @@ def test_garbage_between_requests_is_discarded_and_counted(
 ) -> None:
     """Test that noise on the line before a request is dropped, counted, and the poll succeeds."""
     assert _currents(bus, post) == pytest.approx(CURRENTS)
-    line.inject(b"\x00\xff\x13\x37garbage\x01\x03")
-    time.sleep(0.05)  # let the noise reach the adapter's buffer, as it would on a real line
+    noise = b"\x00\xff\x13\x37garbage\x01\x03"
+    line.inject(noise)
+    assert line.wait_readable(len(noise))  # in the adapter's buffer, as on a real line
     assert _currents(bus, post) == pytest.approx(CURRENTS)
     assert bus.counters.get("post-a", FaultReason.STALE_BYTES) == 1
 
