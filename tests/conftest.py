@@ -125,5 +125,6 @@ def gridedge_command() -> list[str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Long tests first (a stable sort keeps the rest in file order): with four workers, one of
-    them starting last would leave the others idle while it runs."""
+    them starting last would leave the others idle while it runs. pyproject.toml's
+    --maxschedchunk 1 spreads them over the workers instead of one worker's first batch."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
