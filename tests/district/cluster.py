@@ -26,6 +26,10 @@ from edge.sim.broker import free_port, stop_process, wait_for_port
 __all__ = ["NatsCluster", "NatsNode", "has_nats_server", "nats_server"]
 
 READY_TIMEOUT_S = 60.0
+# A node whose port was taken between picking it and binding it (free ports are picked before the
+# servers start, and another test's connection can get the same one) exits at once, and the
+# others then never place a 3-replica stream: the cluster is started again on new ports.
+START_ATTEMPTS = 3
 MQTT_ACK_WAIT = "5s"  # as deploy/district recommends for a district cluster
 
 
@@ -91,11 +95,19 @@ class NatsCluster:
 
     def start(self) -> None:
         """Start every node and wait until the cluster carries MQTT QoS 1 on every node."""
-        for node in self.nodes:
-            self.start_node(node, wait=False)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        for node in self.nodes:
-            self._wait_ready(node, deadline)
+        for attempt in range(1, START_ATTEMPTS + 1):
+            for node in self.nodes:
+                self.start_node(node, wait=False)
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            try:
+                for node in self.nodes:
+                    self._wait_ready(node, deadline)
+                return
+            except RuntimeError:
+                if attempt == START_ATTEMPTS:
+                    raise
+            self.nodes = [NatsNode(n.name, self.workdir / f"retry{attempt}" / n.name)
+                          for n in self.nodes]
 
     def start_node(self, node: NatsNode, *, wait: bool = True) -> None:
         """Start one node (again), with the routes to all the others."""
@@ -128,13 +140,15 @@ class NatsCluster:
             self.stop_node(node)
 
     def _wait_ready(self, node: NatsNode, deadline: float) -> None:
-        if not wait_for_port(node.mqtt_port, max(0.1, deadline - time.monotonic())):
-            self.stop()
-            msg = f"nats node {node.name} did not open its MQTT port: {node.log[-2000:]}"
-            raise RuntimeError(msg)
         while time.monotonic() < deadline:
-            if _healthy(node) and _mqtt_round_trip(node.mqtt_port):
+            if (wait_for_port(node.mqtt_port, 0.2) and _healthy(node)
+                    and _mqtt_round_trip(node.mqtt_port)):
                 return
+            gone = [n for n in self.nodes if n.process is not None and n.process.poll() is not None]
+            if gone:
+                self.stop()
+                msg = f"nats node {gone[0].name} exited: {gone[0].log[-2000:]}"
+                raise RuntimeError(msg)
             time.sleep(0.2)
         self.stop()
         msg = f"nats node {node.name} not ready for MQTT QoS 1: {node.log[-2000:]}"

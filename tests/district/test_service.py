@@ -19,7 +19,8 @@ from tests.district.conftest import (NEEDS_CLUSTER, Receiver, node_endpoint,
                                      write_district_config)
 from tests.edge.mqtt_probe import Probe
 
-pytestmark = [NEEDS_CLUSTER, pytest.mark.timeout(90)]
+# A guard, not a speed limit: the first test on a worker also starts the cluster.
+pytestmark = [NEEDS_CLUSTER, pytest.mark.timeout(180)]
 HANG_GUARD_S = 30.0
 
 

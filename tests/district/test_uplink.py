@@ -21,7 +21,8 @@ from tests.conftest import gridedge_command, site_config
 from tests.district.cluster import NatsCluster
 from tests.district.conftest import NEEDS_CLUSTER, district_site_config, node_endpoint
 
-pytestmark = pytest.mark.timeout(90)
+# A guard, not a speed limit: the first test on a worker also starts the cluster.
+pytestmark = pytest.mark.timeout(180)
 
 
 def _config(tmp_path: Path, site_id: str, broker: Broker, upstreams: list[str], **district: object):
