@@ -37,6 +37,11 @@ class SiteView:
     # sample that waited least in the network and the broker, the best estimate of the skew.
     _skews: deque[float] = field(default_factory=lambda: deque(maxlen=SKEW_SAMPLES))
 
+    def clock_sample(self, received_at: float, sent_at: float) -> None:
+        """Record one live document: sent at ``sent_at`` by the site's clock, received at
+        ``received_at`` by ours."""
+        self._skews.append(received_at - sent_at)
+
     @property
     def clock_offset(self) -> float:
         """How far the receiver's wall clock is ahead of the site's (0 until live data came)."""
@@ -135,7 +140,7 @@ class DistrictView:
             site.posts[post] = {**data, "post": data.get("post") or post}
             sent = data.get("updated")
             if not retained and received_at and type(sent) in (int, float):
-                site._skews.append(received_at - sent)  # noqa: SLF001 - the view feeds its sites
+                site.clock_sample(received_at, sent)
 
     def _alert(self, site_id: str, ident: str, payload: bytes, received_at: float) -> None:
         if not ident.isdigit():
